@@ -1,0 +1,2 @@
+//! cove-agent
+fn main() {}

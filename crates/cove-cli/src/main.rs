@@ -1,0 +1,2 @@
+//! cove-cli
+fn main() {}
