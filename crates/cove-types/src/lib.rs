@@ -3,6 +3,7 @@
 //! every other crate can share these definitions without dragging in a transport.
 
 mod id;
+pub mod layout;
 mod limits;
 mod name;
 mod state;
