@@ -1,1 +1,19 @@
-//! cove-core
+//! Cove's use cases. [`SandboxService`] owns the sandbox lifecycle (create, exec, files, timeouts,
+//! delete), enforces the state machine, reconciles the store with reality after a restart, and
+//! reaches every sandbox through its in-sandbox agent (the only data path). [`KeyService`] checks API
+//! keys. Nothing here knows about HTTP surfaces or SQL: the store and runtime are traits, and errors
+//! leave as [`CoreError`] carrying a shared [`cove_types::ErrorCode`].
+
+mod error;
+mod events;
+mod keys;
+mod sandbox;
+mod templates;
+
+pub use error::{CoreError, CoreResult};
+pub use keys::KeyService;
+pub use sandbox::{
+    CoreConfig, CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecOutput, ExecSpec,
+    SandboxService,
+};
+pub use templates::BASE_TEMPLATE;
