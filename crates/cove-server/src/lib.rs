@@ -1,12 +1,15 @@
 //! The HTTP surface of Cove and its composition root: configuration, the axum router for `/v1`
-//! and `/healthz`, auth, the error mapping, and `serve`, which picks the store and runtime.
+//! and `/healthz`, API-key auth, the one error mapping of the native surface, and `serve`, which
+//! picks the store and runtime implementations and wires them into `cove-core`.
 
+mod auth;
 mod config;
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
 
-pub use config::ServeArgs;
-
-/// Runs `cove serve` until SIGINT/SIGTERM.
-pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("not yet")
-}
+pub use config::{ServeArgs, ServerConfig};
+pub use serve::serve_command;

@@ -1,0 +1,9 @@
+//! Extractors whose rejections use the native error envelope.
+
+mod json;
+mod path;
+mod query;
+
+pub(crate) use json::ApiJson;
+pub(crate) use path::ApiPath;
+pub(crate) use query::ApiQuery;

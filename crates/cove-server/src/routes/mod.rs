@@ -1,0 +1,38 @@
+//! The router: `/healthz` is open, everything under `/v1` requires an API key. Each resource has
+//! its own module exporting `router()`.
+
+pub(crate) mod exec;
+pub(crate) mod files;
+pub(crate) mod health;
+pub(crate) mod sandboxes;
+
+use crate::auth::require_key;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use cove_types::ErrorCode;
+
+/// Largest JSON body accepted (batch file writes included); raw file uploads stream and have no cap.
+const JSON_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(sandboxes::router())
+        .merge(exec::router())
+        .merge(files::router())
+        .route("/v1/openapi.json", get(crate::openapi::openapi_json))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .merge(health::router())
+        .merge(v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state)
+}
