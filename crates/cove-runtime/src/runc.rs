@@ -302,6 +302,15 @@ impl RuncRuntime {
         format!("{}/{}", self.cgroup_parent, id)
     }
 
+    /// Removes this runtime's parent cgroup (`/cove-<hash>`) in every hierarchy if it is empty.
+    /// Meant for uninstall and tests: `create` relies on runc re-creating it, so calling this
+    /// concurrently with `create` can make that create fail.
+    pub fn prune_cgroup_parent(&self) {
+        for d in self.cgroup.dirs(&self.cgroup_parent) {
+            let _ = fs::remove_dir(d);
+        }
+    }
+
     fn runc_cmd(&self) -> Command {
         let mut c = Command::new(&self.runc);
         c.arg("--root").arg(&self.runc_root);

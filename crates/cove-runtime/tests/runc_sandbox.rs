@@ -121,6 +121,7 @@ impl Drop for Env {
                 let _ = self.rt.delete(&id);
             }
         }
+        self.rt.prune_cgroup_parent();
         let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
