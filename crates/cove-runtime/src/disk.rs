@@ -11,21 +11,24 @@
 //! `copy_file_range`). The loop device is configured with one `LOOP_CONFIGURE` ioctl and
 //! `LO_FLAGS_AUTOCLEAR`, so unmounting the filesystem also frees the loop device.
 //!
-//! Measurements on the development VM (kernel 6.18, 2 vCPUs, host ext4 on virtio):
+//! Measurements on the development VM (kernel 6.18, 2 shared vCPUs, host ext4 on virtio, idle):
 //!
-//! | step                                               | time     |
-//! |----------------------------------------------------|----------|
-//! | `truncate` + `mkfs.ext4 -O ^has_journal` 1 GiB      | 15-17 ms |
-//! | same, 10 GiB / 100 GiB                              | 28-34 ms |
-//! | `cp --sparse=always` of a formatted 1 GiB image     | ~9 ms    |
-//! | 16 MiB template + `resize2fs` to 1 GiB               | ~26 ms   |
-//! | `mount -o loop` (losetup + mount, util-linux)        | 15-25 ms |
-//! | in-process sparse copy + LOOP_CONFIGURE + mount      | see `create_timings` test output |
+//! | step                                                    | time     |
+//! |---------------------------------------------------------|----------|
+//! | `truncate` + `mkfs.ext4 -O ^has_journal` 1 GiB           | 15-17 ms |
+//! | same, 10 GiB / 100 GiB                                   | 28-34 ms |
+//! | `cp --sparse=always` of a formatted 1 GiB image          | ~9 ms    |
+//! | 16 MiB template + `resize2fs` to 1 GiB                   | ~26 ms   |
+//! | `mount -o loop` (util-linux losetup + mount)             | 15-25 ms |
+//! | this module: sparse copy + LOOP_CONFIGURE + mount, 1 GiB | 5-7 ms   |
 //!
-//! so a cached template plus an in-process copy beats formatting per sandbox, and resizing a small
-//! template is slower than either. Mount options: `noinit_itable` stops the kernel from zeroing the
-//! lazily initialised inode tables (they are holes, already zero) which would otherwise allocate
-//! ~16 MiB of the image per GiB; `discard` punches holes in the image when the sandbox deletes
+//! (The last row is `CreateTimings::disk`, median of 10 in the `create_delete_timings` test; it
+//! roughly doubles when the machine is busy compiling.) So a cached template plus an in-process
+//! copy beats formatting per sandbox, and resizing a small template is slower than either; the
+//! one-time `mkfs` per distinct size is paid by the first sandbox of that size. Mount options:
+//! `noinit_itable` stops the kernel from zeroing the lazily initialised inode tables (they are
+//! holes, already zero) which would otherwise allocate ~16 MiB of the image per GiB; `discard`
+//! punches holes in the image when the sandbox deletes
 //! files, so the host only pays for what is in use.
 
 use std::fs::{self, File, OpenOptions};

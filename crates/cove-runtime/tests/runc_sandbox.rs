@@ -301,6 +301,19 @@ fn sandbox_lifecycle_and_isolation() {
     let (code, _, _) = env.sh(&id, "rm /tmp/big");
     assert_eq!(code, 0);
 
+    // Memory limit: the OOM killer takes the hog, not the init, and stats count it.
+    let (code, _, _) = env.exec(
+        &id,
+        None,
+        &["python3", "-c", "x = bytearray(400 * 1024 * 1024)"],
+    );
+    assert_eq!(code, 137);
+    assert!(env.rt.stats(&id).unwrap().oom_kills >= 1);
+    assert!(matches!(
+        env.rt.state(&id).unwrap(),
+        ContainerState::Running { .. }
+    ));
+
     // Kill, then delete leaves nothing behind.
     env.rt.kill(&id).unwrap();
     assert_eq!(env.rt.state(&id).unwrap(), ContainerState::Stopped);
