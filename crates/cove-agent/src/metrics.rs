@@ -24,7 +24,7 @@ fn meminfo() -> (u64, u64, u64) {
     let field = |name: &str| -> u64 {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().split_whitespace().next())
+            .and_then(|rest| rest.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
             * 1024
@@ -85,12 +85,13 @@ fn cpu_times() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
+// statvfs field widths are platform-specific; on the supported x86_64 target they are u64.
 fn disk() -> (u64, u64) {
     match nix::sys::statvfs::statvfs("/") {
         Ok(s) => {
-            let frag = s.fragment_size() as u64;
-            let total = s.blocks() as u64 * frag;
-            let free = s.blocks_free() as u64 * frag;
+            let frag = s.fragment_size();
+            let total = s.blocks() * frag;
+            let free = s.blocks_free() * frag;
             (total.saturating_sub(free), total)
         }
         Err(_) => (0, 0),

@@ -432,7 +432,7 @@ impl ProcessTable {
                 .map_err(|e| crate::error::internal(format!("openpty: {e}")))?;
             let slave = pty.slave;
             let master = pty.master;
-            let clone = |fd: &OwnedFd| fd.try_clone().map_err(|e| crate::error::internal(e));
+            let clone = |fd: &OwnedFd| fd.try_clone().map_err(crate::error::internal);
             set_nonblocking_cloexec(&master).map_err(crate::error::internal)?;
             nix::fcntl::fcntl(
                 slave.as_raw_fd(),
@@ -473,13 +473,12 @@ impl ProcessTable {
                 if is_pty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(io::Error::last_os_error());
                 }
-                if switch_user {
-                    if libc::setgroups(groups.len(), groups.as_ptr()) < 0
+                if switch_user
+                    && (libc::setgroups(groups.len(), groups.as_ptr()) < 0
                         || libc::setgid(gid) < 0
-                        || libc::setuid(uid) < 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
+                        || libc::setuid(uid) < 0)
+                {
+                    return Err(io::Error::last_os_error());
                 }
                 Ok(())
             });
