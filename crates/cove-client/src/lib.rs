@@ -324,6 +324,10 @@ fn build_url(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Result<Ur
         .extend(segments);
     if !query.is_empty() {
         url.query_pairs_mut().extend_pairs(query);
+        // Form encoding writes spaces as `+`, which only form decoders understand; `%20` means a
+        // space to every decoder. A literal `+` was already escaped as `%2B`, so this is lossless.
+        let q = url.query().map(|q| q.replace('+', "%20"));
+        url.set_query(q.as_deref());
     }
     Ok(url)
 }
@@ -383,13 +387,17 @@ mod tests {
         let u = url(
             "http://h",
             &["v1", "sandboxes", "x", "file"],
-            &[("path", "/home/user/a b&c=d#e")],
+            &[("path", "/home/user/a b&c=d#e+f")],
+        );
+        assert!(
+            u.ends_with("?path=%2Fhome%2Fuser%2Fa%20b%26c%3Dd%23e%2Bf"),
+            "{u}"
         );
         let parsed = Url::parse(&u).unwrap();
         let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
         assert_eq!(
             pairs,
-            vec![("path".to_string(), "/home/user/a b&c=d#e".to_string())]
+            vec![("path".to_string(), "/home/user/a b&c=d#e+f".to_string())]
         );
         assert!(parsed.fragment().is_none());
     }
