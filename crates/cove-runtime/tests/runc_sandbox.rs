@@ -425,3 +425,52 @@ fn create_delete_timings() {
     );
     assert!(mounts_mentioning(&env.tmp).is_empty());
 }
+
+#[test]
+fn parallel_creates_and_template_idempotence() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    // A second ensure_base_template reuses the first template.
+    let again = base::ensure_base_template(&env.tmp.join("templates/base")).unwrap();
+    assert_eq!(again, env.rootfs);
+    let root = &env.rootfs.lower_dirs[0];
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    assert!(passwd.contains("user:x:1000:1000:user:/home/user:/bin/bash"));
+    use std::os::unix::fs::MetadataExt;
+    let home = std::fs::metadata(root.join("home/user")).unwrap();
+    assert_eq!(
+        (home.uid(), home.gid(), home.mode() & 0o7777),
+        (1000, 1000, 0o755)
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("tmp")).unwrap().mode() & 0o7777,
+        0o1777
+    );
+
+    // Loop devices and cgroups are claimed concurrently without collisions.
+    let ids: Vec<String> = (0..4).map(|_| new_id()).collect();
+    std::thread::scope(|s| {
+        for id in &ids {
+            let env = &env;
+            s.spawn(move || env.rt.create(&env.spec(id, 32)).unwrap());
+        }
+    });
+    for id in &ids {
+        assert!(matches!(
+            env.rt.state(id).unwrap(),
+            ContainerState::Running { .. }
+        ));
+        let (code, out, _) = env.sh(id, "hostname");
+        assert_eq!((code, out.trim()), (0, id.as_str()));
+    }
+    std::thread::scope(|s| {
+        for id in &ids {
+            let env = &env;
+            s.spawn(move || env.rt.delete(id).unwrap());
+        }
+    });
+    assert!(env.rt.list().unwrap().is_empty());
+    assert!(mounts_mentioning(&env.tmp).is_empty());
+}
