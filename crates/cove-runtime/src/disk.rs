@@ -20,10 +20,10 @@
 //! | `cp --sparse=always` of a formatted 1 GiB image          | ~9 ms    |
 //! | 16 MiB template + `resize2fs` to 1 GiB                   | ~26 ms   |
 //! | `mount -o loop` (util-linux losetup + mount)             | 15-25 ms |
-//! | this module: sparse copy + LOOP_CONFIGURE + mount, 1 GiB | 5-7 ms   |
+//! | this module: sparse copy + LOOP_CONFIGURE + mount, 1 GiB | 2-3 ms   |
 //!
 //! (The last row is `CreateTimings::disk`, median of 10 in the `create_delete_timings` test; it
-//! roughly doubles when the machine is busy compiling.) So a cached template plus an in-process
+//! rises to 5-7 ms while other builds compete for the CPUs.) So a cached template plus an in-process
 //! copy beats formatting per sandbox, and resizing a small template is slower than either; the
 //! one-time `mkfs` per distinct size is paid by the first sandbox of that size. Mount options:
 //! `noinit_itable` stops the kernel from zeroing the lazily initialised inode tables (they are

@@ -17,13 +17,13 @@
 //! The container is started with `runc run --detach`, in its own process group and with no
 //! terminal, so it is re-parented away from the caller and survives a control-plane restart.
 //!
-//! Measured on the development VM (2 shared vCPUs, idle; median of 10, `create_delete_timings`
-//! test): `create` 60-80 ms = disk 5-7 ms + overlay <1 ms + bundle ~1 ms + `runc run` 52-72 ms.
-//! Within runc, libseccomp compiling the profile costs ~12 ms and masked/read-only paths ~10 ms;
-//! the rest is runc's own fork/re-exec of `runc init` (~37 ms with everything stripped).
-//! `delete` 30-40 ms = kill ~1.5 ms + `runc delete` ~10 ms + unmounts 3-10 ms + removing the
-//! tree 5-30 ms (the host fs is mounted with `discard`, so freeing the image is not free).
-//! Under heavy load from parallel compiles all of these roughly double.
+//! Measured on the development VM (2 shared vCPUs; median of 10, `create_delete_timings` test):
+//! `create` 40-49 ms = disk 2-3 ms + overlay <0.5 ms + bundle ~1 ms + `runc run` 36-42 ms, and
+//! `delete` 14-15 ms, when the machine is quiet. While other builds compete for the CPUs this
+//! grows to 60-80 ms and 30-40 ms. Within `runc run`, libseccomp compiling the profile costs
+//! ~12 ms and masked/read-only paths ~10 ms; the rest is runc's fork/re-exec of `runc init`.
+//! `delete` is kill ~1.5 ms + `runc delete` ~10 ms + unmounts + removing the tree (the host fs
+//! is mounted with `discard`, so freeing the image can take a few ms under load).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
