@@ -160,7 +160,10 @@ fn get(
         return Ok(());
     }
     let dest = destination(remote, local.as_deref())?;
-    let file = File::create(&dest).with_context(|| format!("creating {}", dest.display()))?;
+    // Download beside the destination and rename at the end, so a failed transfer neither leaves a
+    // truncated file that looks complete nor clobbers a file that was already there.
+    let part = part_path(&dest);
+    let file = File::create(&part).with_context(|| format!("creating {}", part.display()))?;
     let mut w = BufWriter::new(file);
     let result = ctx
         .client
@@ -170,6 +173,12 @@ fn get(
             w.flush()?;
             Ok(n)
         });
+    drop(w);
+    let result = result.and_then(|n| {
+        std::fs::rename(&part, &dest)
+            .with_context(|| format!("renaming {} to {}", part.display(), dest.display()))?;
+        Ok(n)
+    });
     match result {
         Ok(n) => {
             if !ctx.json {
@@ -178,12 +187,19 @@ fn get(
             Ok(())
         }
         Err(e) => {
-            // A half-written file looks like a good one later; don't leave it behind.
-            drop(w);
-            let _ = std::fs::remove_file(&dest);
+            let _ = std::fs::remove_file(&part);
             Err(e.context(format!("downloading {remote}")))
         }
     }
+}
+
+/// Hidden sibling of `dest` used while downloading.
+fn part_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.cove-part"))
 }
 
 /// Where `files get` writes: LOCAL, LOCAL/<basename> when LOCAL is a directory, or ./<basename>.
@@ -276,6 +292,15 @@ mod tests {
             destination("/x/a.txt", Some(&tmp)).unwrap(),
             tmp.join("a.txt")
         );
+    }
+
+    #[test]
+    fn part_is_hidden_sibling() {
+        assert_eq!(
+            part_path(Path::new("/tmp/x/a.bin")),
+            PathBuf::from("/tmp/x/.a.bin.cove-part")
+        );
+        assert_eq!(part_path(Path::new("a")), PathBuf::from(".a.cove-part"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 /// Pretty JSON followed by a newline.
 pub fn json(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    // Through io::Error so a closed stdout stays recognisable as a broken pipe.
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }
@@ -54,7 +55,8 @@ pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else {
         format!("{}d", abs / 86_400)
     };
-    if secs < 0 {
+    // Zero counts as past: a just-created sandbox should not read "in 0s".
+    if secs <= 0 {
         format!("{span} ago")
     } else {
         format!("in {span}")

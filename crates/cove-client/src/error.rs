@@ -2,7 +2,9 @@
 
 use cove_api::ErrorBody;
 
-/// Everything a [`crate::Client`] call can fail with.
+/// Everything a [`crate::Client`] call can fail with. Wrapped causes are exposed through
+/// `source()` rather than repeated in `Display`, so chain-printing reporters (anyhow's `{:#}`)
+/// show each cause exactly once.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with a non-2xx status.
@@ -17,17 +19,17 @@ pub enum ClientError {
         message: String,
     },
     /// The request could not be sent or the response could not be received.
-    #[error("transport error: {0}")]
+    #[error("request to the server failed")]
     Transport(#[source] reqwest::Error),
     /// A response body broke off while being streamed.
-    #[error("reading the response body failed: {0}")]
+    #[error("reading the response body failed")]
     BodyRead(#[source] std::io::Error),
     /// Writing streamed bytes to the caller's sink failed; kept apart from [`Self::BodyRead`] so
     /// callers can tell a closed local pipe from a network problem.
-    #[error("writing output failed: {0}")]
+    #[error("writing output failed")]
     Write(#[source] std::io::Error),
     /// A 2xx body did not have the expected shape.
-    #[error("unexpected response body: {0}")]
+    #[error("unexpected response body")]
     Decode(#[source] serde_json::Error),
     /// A path expected to be a directory named a file.
     #[error("not a directory: {0}")]
