@@ -25,14 +25,16 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::users::User;
 
 /// Exited processes kept for `Connect` replay.
 const RETAIN_EXITED: usize = 100;
 /// Chunks buffered per process for slow listeners (each at most `READ_CHUNK` bytes).
-const BROADCAST_CAPACITY: usize = 256;
+/// Events buffered per listener before the output reader waits for it (and the process, in turn,
+/// blocks on a full pipe): a listener never loses output, and memory stays bounded.
+const SUBSCRIBER_CAPACITY: usize = 64;
 const READ_CHUNK: usize = 32 * 1024;
 /// After the exit status arrives, how long to keep draining pipes that a background grandchild may
 /// hold open before closing them and reporting the end.
@@ -59,12 +61,12 @@ pub struct SpawnSpec {
 
 /// How a listener joins a process's output.
 pub enum Subscription {
-    Live(broadcast::Receiver<ProcessEvent>),
+    Live(mpsc::Receiver<ProcessEvent>),
     Ended(EndEvent),
 }
 
 struct OutputState {
-    tx: Option<broadcast::Sender<ProcessEvent>>,
+    subs: Vec<mpsc::Sender<ProcessEvent>>,
     end: Option<EndEvent>,
 }
 
@@ -97,23 +99,30 @@ impl Proc {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        let out = lock(&self.output);
-        match (&out.end, &out.tx) {
-            (Some(end), _) => Subscription::Ended(end.clone()),
-            (None, Some(tx)) => Subscription::Live(tx.subscribe()),
-            // Unreachable in practice (tx is only dropped together with setting end).
-            (None, None) => Subscription::Ended(EndEvent::default()),
+        let mut out = lock(&self.output);
+        if let Some(end) = &out.end {
+            return Subscription::Ended(end.clone());
         }
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_CAPACITY);
+        out.subs.push(tx);
+        Subscription::Live(rx)
     }
 
     pub fn end_event(&self) -> Option<EndEvent> {
         lock(&self.output).end.clone()
     }
 
-    fn publish(&self, ev: ProcessEvent) {
-        if let Some(tx) = &lock(&self.output).tx {
-            // An error only means nobody listens right now, which is fine.
-            let _ = tx.send(ev);
+    /// Hands an event to every listener, waiting for slow ones; with no listener it is dropped so
+    /// an unattended process never blocks.
+    async fn publish(&self, ev: ProcessEvent) {
+        let subs: Vec<mpsc::Sender<ProcessEvent>> = {
+            let mut out = lock(&self.output);
+            out.subs.retain(|s| !s.is_closed());
+            out.subs.clone()
+        };
+        for s in subs {
+            // An error means that listener went away; `retain` above forgets it next time.
+            let _ = s.send(ev.clone()).await;
         }
     }
 
@@ -248,7 +257,7 @@ async fn read_loop(proc: Arc<Proc>, fd: Arc<AsyncFd<File>>, stream: Stream) {
                         ..Default::default()
                     },
                 };
-                proc.publish(ProcessEvent::data(data));
+                proc.publish(ProcessEvent::data(data)).await;
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             // EIO on a PTY master means every slave end is closed: that is EOF.
@@ -401,7 +410,7 @@ impl ProcessTable {
     pub fn spawn(
         self: &Arc<Self>,
         spec: SpawnSpec,
-    ) -> Result<(Arc<Proc>, broadcast::Receiver<ProcessEvent>), ConnectError> {
+    ) -> Result<(Arc<Proc>, mpsc::Receiver<ProcessEvent>), ConnectError> {
         let spawn_err = |e: io::Error| {
             let what = match e.kind() {
                 io::ErrorKind::NotFound => "no such file or directory".to_string(),
@@ -489,7 +498,8 @@ impl ProcessTable {
             None => None,
         };
         let (exit_tx, exit_rx) = oneshot::channel();
-        let (tx, rx) = broadcast::channel(BROADCAST_CAPACITY);
+        // The starter's listener exists before the first byte is read, so it sees all output.
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_CAPACITY);
         let (proc, mut child) = {
             let mut table = lock(&self.inner);
             let child = cmd.spawn().map_err(spawn_err)?;
@@ -501,7 +511,7 @@ impl ProcessTable {
                 stdin: Mutex::new(None),
                 input_lock: tokio::sync::Mutex::new(()),
                 output: Mutex::new(OutputState {
-                    tx: Some(tx),
+                    subs: vec![tx],
                     end: None,
                 }),
                 exit_tx: Mutex::new(Some(exit_tx)),
@@ -576,10 +586,18 @@ impl ProcessTable {
         let mut table = lock(&self.inner);
         {
             let mut out = lock(&p.output);
-            if let Some(tx) = out.tx.take() {
-                let _ = tx.send(ProcessEvent::end(end.clone()));
+            let subs = std::mem::take(&mut out.subs);
+            out.end = Some(end.clone());
+            // Listeners that joined before the end get it through their channel; later ones see
+            // `out.end`. Sending from a task keeps this function free of awaits under the locks.
+            if !subs.is_empty() {
+                let ev = ProcessEvent::end(end);
+                tokio::spawn(async move {
+                    for s in subs {
+                        let _ = s.send(ev.clone()).await;
+                    }
+                });
             }
-            out.end = Some(end);
         }
         if table
             .running

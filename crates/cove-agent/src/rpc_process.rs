@@ -17,7 +17,7 @@ use cove_proto::process::{
 };
 use cove_proto::{Code, ConnectError};
 use http_body_util::BodyExt;
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use crate::connect::{self, StreamSender};
 use crate::process::{Proc, SpawnSpec, Subscription, DEFAULT_PATH};
@@ -157,7 +157,7 @@ async fn start_process(
     st: &Shared,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Arc<Proc>, broadcast::Receiver<ProcessEvent>), ConnectError> {
+) -> Result<(Arc<Proc>, mpsc::Receiver<ProcessEvent>), ConnectError> {
     let name = connect::basic_auth_user(headers)?;
     let id = st.identity_rpc(name.as_deref())?;
     let req: StartRequest = connect::read_stream_request(body).await?;
@@ -246,7 +246,7 @@ async fn pump(proc: Arc<Proc>, sub: Subscription, out: StreamSender, keepalive: 
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(ev) => {
+                Some(ev) => {
                     let is_end = ev.end.is_some();
                     if !out.send(&wrap(ev)).await {
                         return;
@@ -256,10 +256,7 @@ async fn pump(proc: Arc<Proc>, sub: Subscription, out: StreamSender, keepalive: 
                     }
                     next_ping = tokio::time::Instant::now() + keepalive;
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(pid = proc.pid, skipped = n, "slow client lost output chunks");
-                }
-                Err(broadcast::error::RecvError::Closed) => {
+                None => {
                     let end: EndEvent = proc.end_event().unwrap_or_default();
                     if !out.send(&wrap(ProcessEvent::end(end))).await {
                         return;
