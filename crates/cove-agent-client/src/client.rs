@@ -145,7 +145,8 @@ impl EventStream {
                 Ok(Some(frame)) => {
                     if frame.is_end_stream() {
                         self.done = true;
-                        let end: EndStream = serde_json::from_slice(&frame.payload).unwrap_or_default();
+                        let end: EndStream =
+                            serde_json::from_slice(&frame.payload).unwrap_or_default();
                         return end.error.map(|e| Err(AgentError::Rpc(e)));
                     }
                     let msg: Result<StartResponse, _> = serde_json::from_slice(&frame.payload);
@@ -199,7 +200,9 @@ impl ByteStream {
             loop {
                 match body.frame().await {
                     None => return None,
-                    Some(Err(e)) => return Some((Err(AgentError::Unreachable(e.to_string())), body)),
+                    Some(Err(e)) => {
+                        return Some((Err(AgentError::Unreachable(e.to_string())), body))
+                    }
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             return Some((Ok(data), body));
@@ -217,7 +220,9 @@ impl ByteStream {
         while let Some(chunk) = s.next().await {
             let chunk = chunk?;
             if out.len() + chunk.len() > limit {
-                return Err(AgentError::Protocol(format!("file larger than {limit} bytes")));
+                return Err(AgentError::Protocol(format!(
+                    "file larger than {limit} bytes"
+                )));
             }
             out.extend_from_slice(&chunk);
         }
@@ -391,7 +396,10 @@ impl AgentClient {
     /// `GET /envs`.
     pub async fn envs(&self) -> AgentResult<BTreeMap<String, String>> {
         let resp = self
-            .send(Self::build(self.request(Method::GET, "/envs", None), empty())?)
+            .send(Self::build(
+                self.request(Method::GET, "/envs", None),
+                empty(),
+            )?)
             .await?;
         if !resp.status().is_success() {
             return Err(error_from(resp).await);
@@ -407,7 +415,10 @@ mod tests {
 
     #[test]
     fn query_encoding() {
-        assert_eq!(encode_query("/home/user/a b.txt"), "%2Fhome%2Fuser%2Fa%20b.txt");
+        assert_eq!(
+            encode_query("/home/user/a b.txt"),
+            "%2Fhome%2Fuser%2Fa%20b.txt"
+        );
         assert_eq!(encode_query("x&y=z"), "x%26y%3Dz");
     }
 

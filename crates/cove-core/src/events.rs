@@ -25,7 +25,10 @@ impl EventLog {
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                if let Err(e) = store.append_event(&ev.sandbox_id, ev.kind, &ev.message).await {
+                if let Err(e) = store
+                    .append_event(&ev.sandbox_id, ev.kind, &ev.message)
+                    .await
+                {
                     tracing::warn!(sandbox_id = %ev.sandbox_id, error = %e, "cannot record event");
                 }
             }

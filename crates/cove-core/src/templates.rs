@@ -34,9 +34,10 @@ impl Catalog {
     /// Composes the `base` template (fast and offline) and registers it.
     pub(crate) async fn init(store: Arc<dyn Store>, templates_dir: &Path) -> CoreResult<Self> {
         let dir = templates_dir.join(BASE_TEMPLATE);
-        let spec = tokio::task::spawn_blocking(move || cove_runtime::base::ensure_base_template(&dir))
-            .await
-            .map_err(|e| CoreError::internal(format!("base template task: {e}")))??;
+        let spec =
+            tokio::task::spawn_blocking(move || cove_runtime::base::ensure_base_template(&dir))
+                .await
+                .map_err(|e| CoreError::internal(format!("base template task: {e}")))??;
         let existing = match store.get_template(BASE_TEMPLATE).await {
             Ok(t) => Some(t),
             Err(StoreError::NotFound { .. }) => None,
@@ -90,7 +91,10 @@ impl Catalog {
             .ok()
             .and_then(|m| m.get(&rec.id).cloned())
             .ok_or_else(|| {
-                CoreError::precondition(format!("template '{}' has no rootfs on this host", rec.name))
+                CoreError::precondition(format!(
+                    "template '{}' has no rootfs on this host",
+                    rec.name
+                ))
             })?;
         Ok(Template {
             id: rec.id,

@@ -15,7 +15,10 @@ fn presented_key(req: &Request) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
     {
         let v = v.trim();
-        if let Some(rest) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+        if let Some(rest) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             return Some(rest.trim());
         }
     }
@@ -26,7 +29,11 @@ fn presented_key(req: &Request) -> Option<&str> {
 }
 
 /// Rejects requests without a valid key.
-pub(crate) async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_key(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     match presented_key(&req) {
         None => ApiError::new(
             ErrorCode::Unauthenticated,

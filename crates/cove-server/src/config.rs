@@ -65,7 +65,10 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("system_key", &self.system_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "system_key",
+                &self.system_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("agent_bin", &self.agent_bin)
             .field("runc", &self.runc)
             .field("default_timeout_secs", &self.default_timeout_secs)

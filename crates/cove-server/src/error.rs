@@ -43,8 +43,8 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = %self.code, message = %self.message, "request failed");
             self.message
         };
-        let status =
-            StatusCode::from_u16(status_for(self.code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(status_for(self.code))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(ErrorBody::new(self.code, message))).into_response()
     }
 }

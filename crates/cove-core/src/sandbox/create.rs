@@ -9,7 +9,9 @@ use chrono::Utc;
 use cove_agent_client::{AgentClient, InitRequest, UnixTransport};
 use cove_runtime::SandboxSpec;
 use cove_store::SandboxRecord;
-use cove_types::layout::{AGENT_SOCKET_NAME, DEFAULT_USER, DEFAULT_WORKDIR, SANDBOX_AGENT_SOCKET_DIR};
+use cove_types::layout::{
+    AGENT_SOCKET_NAME, DEFAULT_USER, DEFAULT_WORKDIR, SANDBOX_AGENT_SOCKET_DIR,
+};
 use cove_types::{ErrorCode, Limits, SandboxState};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -64,7 +66,9 @@ fn validate(req: &CreateSandbox) -> CoreResult<()> {
     }
     for k in req.metadata.keys() {
         if k.is_empty() || k.len() > 256 {
-            return Err(CoreError::invalid("metadata keys must be 1..256 characters"));
+            return Err(CoreError::invalid(
+                "metadata keys must be 1..256 characters",
+            ));
         }
     }
     for p in req.files.keys() {
@@ -90,7 +94,9 @@ impl SandboxService {
             .await?;
         let limits = Limits::resolve(template.limits, req.cpu_count, req.memory_mb, req.disk_mb)
             .map_err(|e| CoreError::invalid(e.to_string()))?;
-        let timeout_secs = req.timeout_secs.unwrap_or(self.inner.cfg.default_timeout_secs);
+        let timeout_secs = req
+            .timeout_secs
+            .unwrap_or(self.inner.cfg.default_timeout_secs);
         let end_at = end_at_from(timeout_secs)?;
         let id = cove_types::new_sandbox_id();
         tracing::Span::current().record("sandbox_id", id.as_str());
@@ -130,15 +136,21 @@ impl SandboxService {
                 e
             }
         })?;
-        self.inner.events.record(&id, "created", format!("template {}", template.id));
+        self.inner
+            .events
+            .record(&id, "created", format!("template {}", template.id));
 
         match self.boot(&mut rec, template.rootfs, limits).await {
             Ok(live) => {
                 self.inner.events.record(&id, "running", "agent ready");
                 if let Err(e) = self.provision(&live, &req).await {
                     let msg = e.message().to_string();
-                    self.teardown(&id, SandboxState::Error, Some(format!("setup failed: {msg}")))
-                        .await;
+                    self.teardown(
+                        &id,
+                        SandboxState::Error,
+                        Some(format!("setup failed: {msg}")),
+                    )
+                    .await;
                     return Err(e);
                 }
                 Ok(rec)
@@ -150,8 +162,12 @@ impl SandboxService {
                 } else {
                     e.message().to_string()
                 };
-                self.teardown(&id, SandboxState::Error, Some(format!("boot failed: {}", e.message())))
-                    .await;
+                self.teardown(
+                    &id,
+                    SandboxState::Error,
+                    Some(format!("boot failed: {}", e.message())),
+                )
+                .await;
                 Err(CoreError::unavailable(msg))
             }
         }

@@ -62,7 +62,11 @@ impl SandboxService {
         if let Err(e) = store.update_sandbox(&rec).await {
             tracing::error!(sandbox_id = %id, error = %e, "cannot record sandbox end");
         }
-        let kind = if state == SandboxState::Error { "error" } else { "killed" };
+        let kind = if state == SandboxState::Error {
+            "error"
+        } else {
+            "killed"
+        };
         let mut msg = reason.unwrap_or_else(|| "deleted".to_string());
         if let Some(e) = cleanup_error {
             msg.push_str(&format!(" (cleanup error: {e})"));

@@ -95,7 +95,10 @@ impl SandboxService {
                 if line.trim().is_empty() {
                     return Err(CoreError::invalid("command must not be empty"));
                 }
-                ("/bin/bash".to_string(), vec!["-l".into(), "-c".into(), line.clone()])
+                (
+                    "/bin/bash".to_string(),
+                    vec!["-l".into(), "-c".into(), line.clone()],
+                )
             }
             ExecCommand::Argv { cmd, args } => {
                 if cmd.is_empty() {
@@ -152,7 +155,9 @@ impl SandboxService {
                     break;
                 }
                 Ok(None) => {
-                    return Err(CoreError::internal("process stream ended without an end event"))
+                    return Err(CoreError::internal(
+                        "process stream ended without an end event",
+                    ))
                 }
                 Ok(Some(Err(e))) => {
                     if e.code() == cove_proto::Code::DeadlineExceeded {

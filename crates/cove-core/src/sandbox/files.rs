@@ -93,7 +93,9 @@ fn with_path(path: &str) -> impl FnOnce(cove_agent_client::AgentError) -> CoreEr
     move |e| {
         let e = CoreError::from(e);
         match e.code() {
-            ErrorCode::NotFound => CoreError::not_found(format!("{path}: no such file or directory")),
+            ErrorCode::NotFound => {
+                CoreError::not_found(format!("{path}: no such file or directory"))
+            }
             _ => e,
         }
     }
@@ -141,7 +143,10 @@ impl SandboxService {
     pub async fn read_file(&self, id: &str, path: &str) -> CoreResult<ByteStream> {
         check_path(path)?;
         let live = self.agent(id).await?;
-        live.client.download(path, None).await.map_err(with_path(path))
+        live.client
+            .download(path, None)
+            .await
+            .map_err(with_path(path))
     }
 
     /// Writes a file from a stream (parents created, owned by the default user).

@@ -112,9 +112,11 @@ impl SandboxService {
     pub async fn list(&self, filter: &SandboxFilter) -> CoreResult<SandboxPage> {
         match self.inner.store.list_sandboxes(filter).await {
             Ok(p) => Ok(p),
-            Err(StoreError::NotFound { entity: "cursor", .. }) => {
-                Err(CoreError::invalid("cursor is not valid; pass nextCursor from a previous page"))
-            }
+            Err(StoreError::NotFound {
+                entity: "cursor", ..
+            }) => Err(CoreError::invalid(
+                "cursor is not valid; pass nextCursor from a previous page",
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -141,7 +143,13 @@ impl SandboxService {
 
     /// The live handle of a running sandbox, or a precise error for any other state.
     pub(crate) fn live(&self, rec: &SandboxRecord) -> CoreResult<Arc<Live>> {
-        if let Some(l) = self.inner.live.read().ok().and_then(|m| m.get(&rec.id).cloned()) {
+        if let Some(l) = self
+            .inner
+            .live
+            .read()
+            .ok()
+            .and_then(|m| m.get(&rec.id).cloned())
+        {
             return Ok(l);
         }
         Err(CoreError::precondition(format!(

@@ -33,16 +33,15 @@ pub(crate) fn spawn(svc: SandboxService) {
                     .collect(),
                 Err(_) => continue,
             };
-            let expired = due(
-                Utc::now(),
-                snapshot.iter().map(|(id, e)| (id.as_str(), *e)),
-            );
+            let expired = due(Utc::now(), snapshot.iter().map(|(id, e)| (id.as_str(), *e)));
             for id in expired {
                 let svc = svc.clone();
                 tokio::spawn(async move {
                     tracing::info!(sandbox_id = %id, "timeout reached, killing sandbox");
                     svc.teardown(&id, SandboxState::Killed, None).await;
-                    svc.inner.events.record(&id, "timeout", "auto-kill timeout reached");
+                    svc.inner
+                        .events
+                        .record(&id, "timeout", "auto-kill timeout reached");
                 });
             }
         }

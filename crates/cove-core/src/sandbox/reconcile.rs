@@ -35,7 +35,11 @@ impl SandboxService {
                     .map(|r| r.is_ok())
                     .unwrap_or(false);
             match (state, rec.state, healthy) {
-                (ContainerState::Running { pid }, SandboxState::Running | SandboxState::Paused, true) => {
+                (
+                    ContainerState::Running { pid },
+                    SandboxState::Running | SandboxState::Paused,
+                    true,
+                ) => {
                     tracing::info!(sandbox_id = %rec.id, "reattached running sandbox");
                     rec.pid = Some(pid);
                     let _ = self.inner.store.update_sandbox(&rec).await;
@@ -47,13 +51,19 @@ impl SandboxService {
                     if let Ok(mut m) = self.inner.live.write() {
                         m.insert(rec.id.clone(), live);
                     }
-                    self.inner.events.record(&rec.id, "reattached", "control plane restarted");
+                    self.inner
+                        .events
+                        .record(&rec.id, "reattached", "control plane restarted");
                     self.watch(rec.id.clone(), pid);
                 }
                 _ => {
                     let reason = match rec.state {
-                        SandboxState::Booting => "control plane restarted while the sandbox was booting",
-                        SandboxState::Stopping => "control plane restarted while the sandbox was stopping",
+                        SandboxState::Booting => {
+                            "control plane restarted while the sandbox was booting"
+                        }
+                        SandboxState::Stopping => {
+                            "control plane restarted while the sandbox was stopping"
+                        }
                         _ => "sandbox was gone after a control plane restart",
                     };
                     let final_state = if rec.state == SandboxState::Stopping {
@@ -62,7 +72,8 @@ impl SandboxService {
                         SandboxState::Error
                     };
                     tracing::warn!(sandbox_id = %rec.id, reason, "closing sandbox record");
-                    self.teardown(&rec.id, final_state, Some(reason.to_string())).await;
+                    self.teardown(&rec.id, final_state, Some(reason.to_string()))
+                        .await;
                 }
             }
         }

@@ -16,7 +16,9 @@ fn command_of(req: &ExecRequest) -> ApiResult<ExecCommand> {
         )),
         (Some(line), None) => {
             if req.args.is_some() {
-                return Err(ApiError::invalid("'args' goes with 'cmd', not with 'command'"));
+                return Err(ApiError::invalid(
+                    "'args' goes with 'cmd', not with 'command'",
+                ));
             }
             Ok(ExecCommand::Shell(line.clone()))
         }

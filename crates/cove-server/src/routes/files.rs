@@ -173,7 +173,9 @@ pub(crate) async fn write_raw(
     let stream = body
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
-    Ok(Json(entry(st.sandboxes.write_file(&id, &path, stream).await?)))
+    Ok(Json(entry(
+        st.sandboxes.write_file(&id, &path, stream).await?,
+    )))
 }
 
 /// Delete a file or directory (recursively).
@@ -219,7 +221,9 @@ pub(crate) async fn write_batch(
             None | Some("utf8") | Some("utf-8") => f.content.into_bytes(),
             Some("base64") => base64::engine::general_purpose::STANDARD
                 .decode(f.content.as_bytes())
-                .map_err(|e| ApiError::invalid(format!("files[{i}].content: invalid base64: {e}")))?,
+                .map_err(|e| {
+                    ApiError::invalid(format!("files[{i}].content: invalid base64: {e}"))
+                })?,
             Some(other) => {
                 return Err(ApiError::invalid(format!(
                     "files[{i}].encoding must be 'utf8' or 'base64' (got {other:?})"
@@ -263,7 +267,10 @@ pub(crate) async fn rename(
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/sandboxes/{id}/files", get(list_or_read).post(write_batch))
+        .route(
+            "/v1/sandboxes/{id}/files",
+            get(list_or_read).post(write_batch),
+        )
         .route("/v1/sandboxes/{id}/files/mkdir", post(mkdir))
         .route("/v1/sandboxes/{id}/files/rename", post(rename))
         .route(

@@ -28,7 +28,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(exec::router())
         .merge(files::router())
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ));
     Router::new()
         .merge(health::router())
         .merge(v1)

@@ -85,18 +85,25 @@ fn parse_list_query(pairs: Vec<(String, String)>) -> ApiResult<SandboxFilter> {
             "templateId" => f.template_id = Some(v),
             "cursor" => f.cursor = Some(v).filter(|c| !c.is_empty()),
             "limit" => {
-                let n: u32 = v
-                    .parse()
-                    .map_err(|_| ApiError::invalid(format!("limit must be an integer 1..100 (got {v:?})")))?;
+                let n: u32 = v.parse().map_err(|_| {
+                    ApiError::invalid(format!("limit must be an integer 1..100 (got {v:?})"))
+                })?;
                 if !(1..=100).contains(&n) {
-                    return Err(ApiError::invalid(format!("limit must be between 1 and 100 (got {n})")));
+                    return Err(ApiError::invalid(format!(
+                        "limit must be between 1 and 100 (got {n})"
+                    )));
                 }
                 f.limit = n;
             }
             _ => {
-                if let Some(key) = k.strip_prefix("metadata[").and_then(|r| r.strip_suffix(']')) {
+                if let Some(key) = k
+                    .strip_prefix("metadata[")
+                    .and_then(|r| r.strip_suffix(']'))
+                {
                     if key.is_empty() {
-                        return Err(ApiError::invalid("metadata filter needs a key: metadata[key]=value"));
+                        return Err(ApiError::invalid(
+                            "metadata filter needs a key: metadata[key]=value",
+                        ));
                     }
                     f.metadata.insert(key.to_string(), v);
                 } else {
@@ -197,7 +204,10 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
