@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: installs runtime dependencies, then runs every test of the workspace. The
+# integration tests start the real `cove serve` and need root (namespaces, cgroups, mounts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+cargo test --workspace "$@"
