@@ -259,6 +259,19 @@ impl AgentClient {
             .map_err(|e| AgentError::Protocol(format!("cannot build request: {e}")))
     }
 
+    /// Sends an arbitrary request to the agent (used by proxies that forward envd traffic as is).
+    /// The access token is added unless the request already carries one.
+    pub async fn send_raw(&self, mut req: Request<AgentBody>) -> AgentResult<Response<Incoming>> {
+        if let Some(t) = &self.token {
+            if !req.headers().contains_key("x-access-token") {
+                if let Ok(v) = http::HeaderValue::from_str(t) {
+                    req.headers_mut().insert("x-access-token", v);
+                }
+            }
+        }
+        self.send(req).await
+    }
+
     /// `GET /health`: Ok when the agent answers 2xx.
     pub async fn health(&self) -> AgentResult<()> {
         let req = Self::build(self.request(Method::GET, "/health", None), empty())?;

@@ -5,6 +5,7 @@
 mod error;
 mod files;
 mod health;
+mod keys;
 mod sandbox;
 
 pub use error::{status_for, ErrorBody, ErrorDetail};
@@ -13,6 +14,7 @@ pub use files::{
     WriteFilesResponse,
 };
 pub use health::Health;
+pub use keys::{ApiKey, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
 pub use sandbox::{
     CreateSandboxRequest, ExecRequest, ExecResponse, LogEntry, LogsResponse, Sandbox, SandboxList,
     SetTimeoutRequest, EXEC_OUTPUT_CAP_BYTES,

@@ -65,7 +65,35 @@ impl KeyService {
         Ok(Some(secret))
     }
 
-    async fn insert(&self, secret: &str, name: &str, is_system: bool) -> CoreResult<()> {
+    /// Issues a new key and returns its record and secret (the only time the secret is seen).
+    /// `e2b_format` gives `e2b_` + 40 hex characters, a shape some E2B SDK versions insist on.
+    pub async fn create(&self, name: &str, e2b_format: bool) -> CoreResult<(ApiKeyRecord, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(crate::CoreError::invalid(
+                "key name must be 1..100 characters",
+            ));
+        }
+        let secret = if e2b_format {
+            use rand::Rng;
+            let mut rng = rand::thread_rng();
+            let hexits: String = (0..40)
+                .map(|_| char::from_digit(rng.gen_range(0..16u32), 16).unwrap_or('0'))
+                .collect();
+            format!("e2b_{hexits}")
+        } else {
+            format!("cove_{}", cove_types::new_secret(40))
+        };
+        let rec = self.insert(&secret, name, false).await?;
+        Ok((rec, secret))
+    }
+
+    /// Every key (without secrets).
+    pub async fn list(&self) -> CoreResult<Vec<ApiKeyRecord>> {
+        Ok(self.store.list_api_keys().await?)
+    }
+
+    async fn insert(&self, secret: &str, name: &str, is_system: bool) -> CoreResult<ApiKeyRecord> {
         let h = hash(secret);
         let rec = ApiKeyRecord {
             id: format!("key_{}", cove_types::new_secret(12)),
@@ -79,7 +107,7 @@ impl KeyService {
         if let Ok(mut w) = self.hashes.write() {
             w.push(h);
         }
-        Ok(())
+        Ok(rec)
     }
 
     /// True when `secret` is a known key.

@@ -10,10 +10,11 @@ mod keys;
 mod sandbox;
 mod templates;
 
+pub use cove_runtime::Stats;
 pub use error::{CoreError, CoreResult};
 pub use keys::KeyService;
 pub use sandbox::{
-    CoreConfig, CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecOutput, ExecSpec,
+    AgentRoute, CoreConfig, CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecOutput, ExecSpec,
     SandboxService,
 };
 pub use templates::BASE_TEMPLATE;

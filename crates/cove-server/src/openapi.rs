@@ -41,6 +41,8 @@ impl Modify for Security {
         crate::routes::files::write_batch,
         crate::routes::files::mkdir,
         crate::routes::files::rename,
+        crate::routes::keys::create,
+        crate::routes::keys::list,
     ),
     components(schemas(cove_api::FileContent)),
     modifiers(&Security),

@@ -40,3 +40,47 @@ fn keys_are_required_everywhere_but_healthz() {
         .expect("send");
     assert_eq!(via_header.status().as_u16(), 200);
 }
+
+#[test]
+fn api_keys_can_be_issued() {
+    if !can_run() {
+        return;
+    }
+    let s = Server::shared();
+    let r = s.post(
+        "/v1/api-keys",
+        serde_json::json!({"name": "sdk", "format": "e2b"}),
+    );
+    assert_eq!(r.status().as_u16(), 201);
+    let v: serde_json::Value = r.json().unwrap_or_default();
+    let secret = v["secret"].as_str().unwrap_or_default().to_string();
+    assert!(secret.starts_with("e2b_") && secret.len() == 44, "{secret}");
+    assert!(secret[4..]
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    let ok = s
+        .http
+        .get(format!("{}/v1/sandboxes", s.url))
+        .header("X-API-Key", &secret)
+        .send()
+        .expect("send");
+    assert_eq!(ok.status().as_u16(), 200);
+    let list = s.get("/v1/api-keys").text().unwrap_or_default();
+    assert!(
+        list.contains("\"sdk\"") && !list.contains(&secret),
+        "{list}"
+    );
+    assert_error(
+        s.post(
+            "/v1/api-keys",
+            serde_json::json!({"name": "x", "format": "pgp"}),
+        ),
+        400,
+        "invalid_argument",
+    );
+    assert_error(
+        s.post("/v1/api-keys", serde_json::json!({"name": ""})),
+        400,
+        "invalid_argument",
+    );
+}

@@ -215,6 +215,7 @@ impl SandboxService {
         let live = Arc::new(Live {
             id: rec.id.clone(),
             client,
+            token: rec.access_token.clone(),
             end_at: Mutex::new(rec.end_at),
         });
         if let Ok(mut m) = self.inner.live.write() {

@@ -13,10 +13,12 @@ mod files;
 mod monitor;
 mod reaper;
 mod reconcile;
+mod route;
 
 pub use create::CreateSandbox;
 pub use exec::{ExecCommand, ExecOutput, ExecSpec};
 pub use files::{DirEntry, EntryKind};
+pub use route::AgentRoute;
 
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventLog;
@@ -47,6 +49,7 @@ pub struct CoreConfig {
 pub(crate) struct Live {
     pub(crate) id: String,
     pub(crate) client: AgentClient,
+    pub(crate) token: String,
     pub(crate) end_at: Mutex<Option<DateTime<Utc>>>,
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod exec;
 pub(crate) mod files;
 pub(crate) mod health;
+pub(crate) mod keys;
 pub(crate) mod sandboxes;
 
 use crate::auth::require_key;
@@ -27,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(sandboxes::router())
         .merge(exec::router())
         .merge(files::router())
+        .merge(keys::router())
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
