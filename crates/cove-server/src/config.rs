@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Path of the OCI runtime binary [default: runc from PATH].
     #[arg(long, env = "COVE_RUNC")]
     pub runc: Option<PathBuf>,
+    /// Domain of sandbox hosts: `{port}-{sandboxID}.{domain}` routes to a sandbox port
+    /// [default: the listen address, e.g. 127.0.0.1:8089].
+    #[arg(long, env = "COVE_DOMAIN")]
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +45,7 @@ struct FileConfig {
     agent_bin: Option<PathBuf>,
     runc: Option<PathBuf>,
     default_timeout_secs: Option<u64>,
+    domain: Option<String>,
 }
 
 /// The validated configuration.
@@ -58,6 +63,8 @@ pub struct ServerConfig {
     pub runc: PathBuf,
     /// Auto-kill timeout of sandboxes created without one.
     pub default_timeout_secs: u64,
+    /// Domain of sandbox hosts (`{port}-{id}.{domain}`).
+    pub domain: String,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -72,6 +79,7 @@ impl fmt::Debug for ServerConfig {
             .field("agent_bin", &self.agent_bin)
             .field("runc", &self.runc)
             .field("default_timeout_secs", &self.default_timeout_secs)
+            .field("domain", &self.domain)
             .finish()
     }
 }
@@ -129,7 +137,16 @@ impl ServerConfig {
             .clone()
             .or(file.runc)
             .unwrap_or_else(|| PathBuf::from("runc"));
+        let domain = args
+            .domain
+            .clone()
+            .or(file.domain)
+            .unwrap_or_else(|| listen.to_string());
+        if domain.is_empty() || domain.contains('/') || domain.contains(char::is_whitespace) {
+            bail!("domain must be a host name (optionally with :port), got {domain:?}");
+        }
         Ok(Self {
+            domain,
             listen,
             data_dir,
             system_key,

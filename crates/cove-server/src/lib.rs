@@ -4,9 +4,11 @@
 
 mod auth;
 mod config;
+mod e2b;
 mod error;
 mod extract;
 mod openapi;
+mod proxy;
 mod routes;
 mod serve;
 mod state;

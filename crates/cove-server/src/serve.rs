@@ -86,7 +86,11 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         println!("System API key (shown once, store it now): {secret}");
     }
 
-    let app = routes::router(AppState { sandboxes, keys });
+    let app = routes::router(AppState {
+        sandboxes,
+        keys,
+        domain: cfg.domain.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

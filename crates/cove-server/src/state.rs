@@ -7,4 +7,6 @@ use cove_core::{KeyService, SandboxService};
 pub(crate) struct AppState {
     pub(crate) sandboxes: SandboxService,
     pub(crate) keys: KeyService,
+    /// Domain of sandbox hosts (`{port}-{id}.{domain}`), also reported to E2B clients.
+    pub(crate) domain: String,
 }

@@ -37,7 +37,14 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(v1)
+        .merge(crate::e2b::router(state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // Sandbox traffic (envd, code interpreter, user ports) is recognised before routing and
+        // forwarded to the sandbox's agent; everything else falls through to the API routes.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::proxy::dispatch,
+        ))
         .with_state(state)
 }
