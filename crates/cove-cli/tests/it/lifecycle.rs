@@ -250,3 +250,28 @@ fn health_and_openapi() {
         assert!(doc["paths"].get(p).is_some(), "missing {p}");
     }
 }
+
+#[test]
+fn a_crashed_sandbox_is_marked_error() {
+    if !can_run() {
+        return;
+    }
+    let s = Server::shared();
+    let sb = s.sandbox(json!({}));
+    // Kill the sandbox's init (the agent) behind the server's back, as a crash would.
+    let st = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(s.data_dir.join("runtime/runc"))
+        .args(["kill", &sb.id, "KILL"])
+        .status()
+        .expect("runc kill");
+    assert!(st.success());
+    let v = eventually(Duration::from_secs(30), || {
+        let v: Value = s.get(&sb.path("")).json().ok()?;
+        (v["status"] == "error").then_some(v)
+    })
+    .expect("sandbox not marked error");
+    assert!(v["error"].as_str().unwrap_or_default().contains("exited"), "{v}");
+    assert!(!s.data_dir.join(format!("runtime/sandboxes/{}", sb.id)).exists(), "not cleaned up");
+    assert_error(s.post(&sb.path("/exec"), json!({"command": "true"})), 409, "failed_precondition");
+}
