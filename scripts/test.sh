@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# `cargo test` builds only the binaries of packages with integration tests; the server needs the
+# agent binary beside it, so build every binary first.
+cargo build --workspace --bins
 cargo test --workspace "$@"
