@@ -64,6 +64,10 @@ impl Server {
 
     /// Starts a server on `dir` (reused across restarts) and `port`.
     pub fn start_in(dir: &Path, port: u16) -> Server {
+        Self::spawn(dir, port, false)
+    }
+
+    fn spawn(dir: &Path, port: u16, die_with_parent_thread: bool) -> Server {
         std::fs::create_dir_all(dir).expect("data dir");
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::OpenOptions::new()
@@ -120,10 +124,26 @@ impl Server {
         server
     }
 
-    /// The server shared by tests that don't restart it.
+    /// The server shared by tests that don't restart it. It is spawned from a thread that lives as
+    /// long as the test process and gets SIGTERM (parent-death signal) when the process exits, so
+    /// no server outlives the test run.
     pub fn shared() -> &'static Server {
         static S: OnceLock<Server> = OnceLock::new();
-        S.get_or_init(Server::start)
+        S.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let dir = std::env::temp_dir().join(format!(
+                    "cove-it-{}-{}",
+                    std::process::id(),
+                    cove_rand()
+                ));
+                let _ = tx.send(Server::spawn(&dir, free_port(), true));
+                loop {
+                    std::thread::park();
+                }
+            });
+            rx.recv().expect("shared server")
+        })
     }
 
     /// Stops the server process (sandboxes keep running).
