@@ -106,6 +106,7 @@ impl From<AgentError> for CoreError {
             AgentError::Http { status: 413, .. } => ErrorCode::PayloadTooLarge,
             _ => code,
         };
+        crate::metrics::agent_error(code);
         if code == ErrorCode::Internal {
             Self::internal(format!("agent: {e}"))
         } else {

@@ -7,6 +7,7 @@
 mod error;
 mod events;
 mod keys;
+mod metrics;
 mod sandbox;
 mod templates;
 

@@ -4,6 +4,7 @@
 use super::exec::{ExecCommand, ExecSpec};
 use super::{end_at_from, Live, SandboxService};
 use crate::error::{CoreError, CoreResult};
+use crate::metrics::{self, InFlight, Phase};
 use crate::templates::BASE_TEMPLATE;
 use chrono::Utc;
 use cove_agent_client::{AgentClient, InitRequest, UnixTransport};
@@ -86,6 +87,8 @@ impl SandboxService {
     /// Creates a sandbox and returns it running.
     #[tracing::instrument(skip_all, fields(sandbox_id))]
     pub async fn create(&self, req: CreateSandbox) -> CoreResult<SandboxRecord> {
+        let started = Instant::now();
+        let _booting = InFlight::booting();
         validate(&req)?;
         let template = self
             .inner
@@ -125,6 +128,7 @@ impl SandboxService {
             access_token: cove_types::new_secret(32),
             pid: None,
         };
+        let t_insert = Instant::now();
         self.inner.store.insert_sandbox(&rec).await.map_err(|e| {
             let e = CoreError::from(e);
             if e.code() == ErrorCode::AlreadyExists {
@@ -136,6 +140,7 @@ impl SandboxService {
                 e
             }
         })?;
+        metrics::phase(Phase::StoreInsert, t_insert.elapsed());
         self.inner
             .events
             .record(&id, "created", format!("template {}", template.id));
@@ -151,8 +156,10 @@ impl SandboxService {
                         Some(format!("setup failed: {msg}")),
                     )
                     .await;
+                    metrics::create_failed();
                     return Err(e);
                 }
+                metrics::CREATE.observe(started.elapsed());
                 Ok(rec)
             }
             Err(e) => {
@@ -168,6 +175,7 @@ impl SandboxService {
                     Some(format!("boot failed: {}", e.message())),
                 )
                 .await;
+                metrics::create_failed();
                 Err(CoreError::unavailable(msg))
             }
         }
@@ -192,14 +200,19 @@ impl SandboxService {
             limits,
         };
         let runtime = self.inner.runtime.clone();
+        let t_runtime = Instant::now();
         let created = tokio::task::spawn_blocking(move || runtime.create(&spec))
             .await
             .map_err(|e| CoreError::internal(format!("runtime task: {e}")))??;
+        let d_runtime = t_runtime.elapsed();
         let client = AgentClient::new(
             Arc::new(UnixTransport::new(created.socket_path.clone())),
             Some(rec.access_token.clone()),
         );
+        let t_ready = Instant::now();
         wait_ready(&client, self.inner.cfg.boot_timeout).await?;
+        let d_ready = t_ready.elapsed();
+        let t_init = Instant::now();
         client
             .init(&InitRequest {
                 env_vars: rec.envs.clone(),
@@ -208,10 +221,27 @@ impl SandboxService {
                 default_workdir: Some(DEFAULT_WORKDIR.into()),
             })
             .await?;
+        let d_init = t_init.elapsed();
         rec.state = SandboxState::Running;
         rec.started_at = Some(Utc::now());
         rec.pid = Some(created.pid);
+        let t_update = Instant::now();
         self.inner.store.update_sandbox(rec).await?;
+        let d_update = t_update.elapsed();
+        metrics::phase(Phase::Runtime, d_runtime);
+        metrics::phase(Phase::AgentReady, d_ready);
+        metrics::phase(Phase::Init, d_init);
+        metrics::phase(Phase::StoreUpdate, d_update);
+        // One line per boot with the split, so a profile needs only `COVE_LOG=cove_core=debug`
+        // (the runtime's own line splits `runtime_ms` further).
+        tracing::debug!(
+            sandbox_id = %rec.id,
+            runtime_ms = d_runtime.as_secs_f64() * 1e3,
+            agent_ready_ms = d_ready.as_secs_f64() * 1e3,
+            init_ms = d_init.as_secs_f64() * 1e3,
+            store_update_ms = d_update.as_secs_f64() * 1e3,
+            "sandbox booted"
+        );
         let live = Arc::new(Live {
             id: rec.id.clone(),
             client,

@@ -14,7 +14,9 @@ impl SandboxService {
         if rec.state.is_terminal() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         self.teardown(&rec.id, SandboxState::Killed, None).await;
+        crate::metrics::DELETE.observe(started.elapsed());
         Ok(())
     }
 
@@ -36,6 +38,7 @@ impl SandboxService {
         if rec.state.is_terminal() {
             return;
         }
+        let _stopping = crate::metrics::InFlight::stopping();
         if rec.state.can_become(SandboxState::Stopping) {
             rec.state = SandboxState::Stopping;
             let _ = store.update_sandbox(&rec).await;
@@ -71,6 +74,7 @@ impl SandboxService {
         if let Some(e) = cleanup_error {
             msg.push_str(&format!(" (cleanup error: {e})"));
         }
+        crate::metrics::ended(state == SandboxState::Error);
         self.inner.events.record(id, kind, msg);
     }
 }

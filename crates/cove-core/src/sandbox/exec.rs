@@ -85,8 +85,14 @@ impl SandboxService {
     /// Runs a command to completion in a running sandbox.
     #[tracing::instrument(skip(self, spec), fields(sandbox_id = %id_or_name))]
     pub async fn exec(&self, id_or_name: &str, spec: ExecSpec) -> CoreResult<ExecOutput> {
+        let started = Instant::now();
         let live = self.agent(id_or_name).await?;
-        self.exec_on(&live, spec).await
+        let res = self.exec_on(&live, spec).await;
+        match &res {
+            Ok(_) => crate::metrics::EXEC.observe(started.elapsed()),
+            Err(_) => crate::metrics::exec_failed(),
+        }
+        res
     }
 
     pub(crate) async fn exec_on(&self, live: &Live, spec: ExecSpec) -> CoreResult<ExecOutput> {

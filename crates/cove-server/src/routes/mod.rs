@@ -5,6 +5,7 @@ pub(crate) mod exec;
 pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod metrics;
 pub(crate) mod sandboxes;
 
 use crate::auth::require_key;
@@ -37,6 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(v1)
+        .merge(metrics::router(state.clone()))
         .merge(crate::e2b::router(state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
