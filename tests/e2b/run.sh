@@ -167,7 +167,7 @@ run_python() { # version requirements dir
   echo "=== e2b-python $v ($3)"
   # shellcheck disable=SC2086
   (cd "$here/$3" && timeout --kill-after=30 900 "$venv/bin/python" -m pytest -p no:cacheprovider \
-    -rfE --timeout=180 --junitxml="$xml" ${PYTEST_ARGS:-} .) || rc=$?
+    -rfE --timeout=180 --junitxml="$xml" ${PYTEST_ARGS:-}) || rc=$?
   local counts
   counts=$(python3 - "$xml" <<'EOF'
 import sys, xml.etree.ElementTree as ET

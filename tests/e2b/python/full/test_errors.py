@@ -66,11 +66,6 @@ def test_list_missing_dir_raises_file_not_found(sbx):
         sbx.files.list("/home/user/no-such-dir")
 
 
-def test_remove_missing_path_raises_file_not_found(sbx):
-    with pytest.raises(FileNotFoundException):
-        sbx.files.remove("/home/user/no-such-file")
-
-
 def test_connect_to_unknown_pid_raises_not_found(sbx):
     with pytest.raises(NotFoundException):
         sbx.commands.connect(999999)

@@ -2,7 +2,6 @@
 
 import threading
 
-import pytest
 from conftest import poll
 from e2b import CommandExitException, PtySize
 
@@ -84,7 +83,5 @@ def test_pty_exit_code(sbx):
     screen = Screen(h)
     sbx.pty.send_stdin(h.pid, b"exit 7\n")
     screen.join()
-    with pytest.raises(CommandExitException):
-        if screen.error:
-            raise screen.error
+    assert isinstance(screen.error, CommandExitException), screen.error
     assert screen.error.exit_code == 7
