@@ -2,12 +2,20 @@
 //! OpenAPI schemas), the error envelope with its status table, and the API version. The server and
 //! the client both depend on this crate, so the wire shapes are defined exactly once.
 
+mod e2b;
 mod error;
 mod files;
 mod health;
 mod keys;
 mod sandbox;
 
+pub use e2b::{
+    E2bAutoResume, E2bConnectRequest, E2bErrorBody, E2bLifecycle, E2bListedSandbox,
+    E2bNetworkConfig, E2bNetworkUpdate, E2bNewSandbox, E2bRefreshRequest, E2bResumeRequest,
+    E2bSandbox, E2bSandboxLog, E2bSandboxLogEntry, E2bSandboxLogs, E2bSandboxLogsV2,
+    E2bSandboxMetric, E2bSandboxesWithMetrics, E2bTimeoutRequest, E2bVolumeMount, E2B_CLIENT_ID,
+    E2B_ENVD_VERSION,
+};
 pub use error::{status_for, ErrorBody, ErrorDetail};
 pub use files::{
     DirListing, FileContent, FileEntry, MkdirRequest, RenameRequest, WriteFile, WriteFilesRequest,

@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod e2b_rest;
 mod exec;
 mod files;
 mod harness;

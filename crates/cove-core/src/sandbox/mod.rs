@@ -10,10 +10,12 @@ mod create;
 mod delete;
 mod exec;
 mod files;
+mod keepalive;
 mod monitor;
 mod reaper;
 mod reconcile;
 mod route;
+mod template_info;
 
 pub use create::CreateSandbox;
 pub use exec::{ExecCommand, ExecOutput, ExecSpec};
