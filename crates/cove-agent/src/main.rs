@@ -7,6 +7,7 @@ mod connect;
 mod error;
 mod files;
 mod fsinfo;
+mod kernel;
 mod metrics;
 mod paths;
 mod process;
@@ -131,6 +132,7 @@ fn router(st: Shared) -> Router {
         .route("/files", get(files::download).post(files::upload))
         .route("/process.Process/{method}", post(rpc_process::handle))
         .route("/filesystem.Filesystem/{method}", post(rpc_fs::handle))
+        .nest("/code", kernel::router(kernel::Kernels::get(&st)))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),
@@ -163,6 +165,7 @@ async fn run() -> Result<(), StartupError> {
     let socket = parse_args()?;
     let st = AppState::new();
     spawn_reaper(st.clone())?;
+    kernel::spawn_tcp(&st);
     let mut sigterm = signal(SignalKind::terminate())
         .map_err(|e| StartupError::Io("SIGTERM handler".into(), e))?;
     let mut sigint = signal(SignalKind::interrupt())
