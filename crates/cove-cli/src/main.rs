@@ -2,6 +2,7 @@
 //! talks to a server over the native `/v1` API through `cove-client`.
 
 mod args;
+mod bench;
 mod config;
 mod files;
 mod output;
@@ -41,6 +42,13 @@ enum Command {
     /// Read and write files inside a sandbox.
     #[command(subcommand)]
     Files(files::FilesCmd),
+    /// Benchmark Cove against same-run baselines (`cove bench --help` for options).
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// `--quick`, `--json FILE`, `--density N`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// What every client-side command needs.
@@ -52,6 +60,12 @@ pub struct Ctx {
 }
 
 fn main() -> ExitCode {
+    // `cove bench --json FILE` would clash with the global `--json` flag, so the bench parses
+    // its own arguments.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "bench") {
+        return bench::main_with_args(argv[1..].to_vec());
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -70,6 +84,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Sandbox(cmd) => sandbox::run(&connect(url, api_key, json)?, cmd),
         Command::Files(cmd) => files::run(&connect(url, api_key, json)?, cmd),
+        Command::Bench { mut args } => {
+            args.insert(0, "bench".into());
+            Ok(bench::main_with_args(args))
+        }
     }
 }
 
