@@ -124,11 +124,22 @@ impl BenchServer {
             cgroup_parent: None,
         }))));
         cleanup.on_signal();
+        Self::launch(&exe, &agent, tmp, cleanup.clone()).inspect_err(|_| {
+            cleanup.run();
+        })
+    }
+
+    fn launch(
+        exe: &Path,
+        agent: &Path,
+        tmp: PathBuf,
+        cleanup: Cleanup,
+    ) -> anyhow::Result<BenchServer> {
         let data_dir = tmp.join("data");
         let log = tmp.join("server.log");
         let log_file =
             fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let mut cmd = Command::new(&exe);
+        let mut cmd = Command::new(exe);
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -137,7 +148,7 @@ impl BenchServer {
             .arg("--system-key")
             .arg(SYSTEM_KEY)
             .arg("--agent-bin")
-            .arg(&agent);
+            .arg(agent);
         // The operator's own server settings must not leak into the private one.
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("COVE_") {
