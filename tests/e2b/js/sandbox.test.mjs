@@ -51,6 +51,15 @@ test('list filters by metadata', T, async () => {
   assert.deepEqual(onlyA.items.map((x) => x.sandboxId), [a.sandboxId]);
 });
 
+test('list filters by metadata with special characters', T, async () => {
+  const tag = uid();
+  const value = 'a b&c=d/é';
+  const s = await newSandbox({ metadata: { tag, 'weird key': value } });
+  await newSandbox({ metadata: { tag, 'weird key': 'other' } });
+  const found = await listAll({ query: { metadata: { tag, 'weird key': value } } });
+  assert.deepEqual(found.items.map((x) => x.sandboxId), [s.sandboxId]);
+});
+
 test('list filters by state', T, async () => {
   const tag = uid();
   const s = await newSandbox({ metadata: { tag } });
