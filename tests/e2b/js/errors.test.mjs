@@ -51,7 +51,9 @@ test('list with a bad API key rejects with AuthenticationError', T, async () => 
 });
 
 test('reading a missing file rejects with FileNotFoundError', T, async () => {
-  await assert.rejects(sbx.files.read('/home/user/definitely/not/here.txt'), FileNotFoundError);
+  // the sibling exists, so a 404 can only mean the file is missing
+  await sbx.files.write('/home/user/definitely/here.txt', 'x');
+  await assert.rejects(sbx.files.read('/home/user/definitely/not-here.txt'), FileNotFoundError);
 });
 
 test('getInfo of a missing path rejects with FileNotFoundError', T, async () => {

@@ -52,8 +52,10 @@ def test_list_with_bad_api_key_raises_authentication():
 
 
 def test_read_missing_file_raises_file_not_found(sbx):
+    # the sibling exists, so a 404 can only mean the file is missing
+    sbx.files.write("/home/user/definitely/here.txt", "x")
     with pytest.raises(FileNotFoundException):
-        sbx.files.read("/home/user/definitely/not/here.txt")
+        sbx.files.read("/home/user/definitely/not-here.txt")
 
 
 def test_get_info_missing_path_raises_file_not_found(sbx):
