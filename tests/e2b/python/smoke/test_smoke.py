@@ -87,6 +87,7 @@ def test_is_running_after_connect(connected):
 
 
 def test_missing_file_after_connect_raises(connected):
+    connected.files.write("/home/user/present-after-connect.txt", "x")  # the sandbox is reached
     with pytest.raises(FileNotFoundException):
         connected.files.read("/home/user/missing-after-connect.txt")
 
