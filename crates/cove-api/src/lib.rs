@@ -2,6 +2,7 @@
 //! OpenAPI schemas), the error envelope with its status table, and the API version. The server and
 //! the client both depend on this crate, so the wire shapes are defined exactly once.
 
+mod commands;
 mod e2b;
 mod error;
 mod files;
@@ -9,6 +10,10 @@ mod health;
 mod keys;
 mod sandbox;
 
+pub use commands::{
+    CommandInfo, CommandList, CommandLogs, GitCloneRequest, GitCloneResponse, ShellControl,
+    SignalRequest, StartCommandRequest, StdinRequest,
+};
 pub use e2b::{
     E2bAutoResume, E2bConnectRequest, E2bErrorBody, E2bLifecycle, E2bListedSandbox,
     E2bNetworkConfig, E2bNetworkUpdate, E2bNewSandbox, E2bRefreshRequest, E2bResumeRequest,

@@ -123,6 +123,10 @@ pub struct ExecRequest {
     /// Data written to the process's stdin, then closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
+    /// Stream the output as server-sent events (`stdout`, `stderr`, then `exit`) instead of
+    /// waiting for the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
 }
 
 /// Result of `exec`. A non-zero exit is still a 200.

@@ -7,6 +7,7 @@ mod config;
 mod files;
 mod output;
 mod sandbox;
+mod shell;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -49,6 +49,17 @@ pub enum SandboxCmd {
     },
     /// Run a command in a sandbox and exit with its exit code.
     Exec(ExecArgs),
+    /// Attach this terminal to an interactive shell in the sandbox (like `docker exec -it`).
+    Shell {
+        /// Sandbox id or name.
+        id: String,
+        /// User to run the shell as [server default: user].
+        #[arg(long)]
+        user: Option<String>,
+        /// Working directory.
+        #[arg(long)]
+        cwd: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +196,10 @@ pub fn run(ctx: &Ctx, cmd: SandboxCmd) -> anyhow::Result<ExitCode> {
             }
         }
         SandboxCmd::Exec(a) => return exec(ctx, a, &mut out),
+        SandboxCmd::Shell { id, user, cwd } => {
+            drop(out);
+            return crate::shell::run(&ctx.client, &id, user.as_deref(), cwd.as_deref());
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -371,6 +386,7 @@ fn exec(ctx: &Ctx, a: ExecArgs, out: &mut impl Write) -> anyhow::Result<ExitCode
         user: a.user,
         timeout_ms: a.timeout_ms,
         stdin,
+        stream: None,
     };
     let res = ctx.client.exec(&a.id, &req)?;
     if ctx.json {

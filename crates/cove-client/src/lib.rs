@@ -83,6 +83,11 @@ impl Client {
         })
     }
 
+    /// The API key, if any (needed by callers that open their own connections, e.g. WebSockets).
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
     /// The server's base URL.
     pub fn base_url(&self) -> &Url {
         &self.base

@@ -15,7 +15,9 @@ pub use cove_runtime::Stats;
 pub use error::{CoreError, CoreResult};
 pub use keys::KeyService;
 pub use sandbox::{
-    AgentRoute, CoreConfig, CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecOutput, ExecSpec,
-    SandboxService,
+    parse_signal, AgentRoute, Cloned, CommandLogReader, CommandOutput, CommandStatus, CoreConfig,
+    CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecEvent, ExecExit, ExecOutput, ExecSpec,
+    ExecStream, GitClone, OutputChunk, OutputStream, SandboxService, ShellEvent, ShellSession,
+    ShellSpec, RETAINED_OUTPUT_BYTES,
 };
 pub use templates::BASE_TEMPLATE;

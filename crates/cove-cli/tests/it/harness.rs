@@ -55,13 +55,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a fresh data dir.
-    pub fn start() -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("cove-it-{}-{}", std::process::id(), cove_rand()));
-        Self::start_in(&dir, free_port())
-    }
-
     /// Starts a server on `dir` (reused across restarts) and `port`.
     pub fn start_in(dir: &Path, port: u16) -> Server {
         Self::spawn(dir, port, false)
@@ -75,7 +68,18 @@ impl Server {
             .append(true)
             .open(dir.join("server.log"))
             .expect("log");
-        let child = Command::new(bin("cove"))
+        let mut cmd = Command::new(bin("cove"));
+        if die_with_parent_thread {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .args([
                 "serve",
                 "--listen",

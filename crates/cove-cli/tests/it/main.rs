@@ -11,4 +11,5 @@ mod files;
 mod harness;
 mod isolation;
 mod lifecycle;
+mod processes;
 mod restart;

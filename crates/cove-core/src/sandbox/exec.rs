@@ -2,6 +2,7 @@
 
 use super::{Live, SandboxService};
 use crate::error::{CoreError, CoreResult};
+use cove_agent_client::{AgentClient, EventStream};
 use cove_proto::process::{
     CloseStdinRequest, CloseStdinResponse, ProcessConfig, ProcessInput, ProcessSelector,
     SendInputRequest, SendInputResponse, SendSignalRequest, SendSignalResponse, Signal,
@@ -9,6 +10,7 @@ use cove_proto::process::{
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -66,6 +68,45 @@ pub struct ExecOutput {
     pub truncated: bool,
 }
 
+/// One piece of a running exec.
+#[derive(Debug)]
+pub enum ExecEvent {
+    /// A chunk of standard output.
+    Stdout(Vec<u8>),
+    /// A chunk of standard error.
+    Stderr(Vec<u8>),
+    /// The process ended (always the last event on success).
+    Exit(ExecExit),
+    /// The exec failed after the process started (agent gone, protocol error).
+    Failed(CoreError),
+}
+
+/// How an exec ended.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecExit {
+    /// Exit code, -1 when killed by a signal.
+    pub exit_code: i32,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Killed because the timeout expired.
+    pub timed_out: bool,
+}
+
+/// Events of a started exec.
+#[derive(Debug)]
+pub struct ExecStream {
+    /// Process id inside the sandbox.
+    pub pid: u32,
+    rx: mpsc::Receiver<ExecEvent>,
+}
+
+impl ExecStream {
+    /// The next event; `None` after `Exit`/`Failed`.
+    pub async fn next(&mut self) -> Option<ExecEvent> {
+        self.rx.recv().await
+    }
+}
+
 /// Default exec timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 /// Default output cap per stream.
@@ -95,7 +136,36 @@ impl SandboxService {
         res
     }
 
+    /// Starts a command and returns its output as a stream of events, once the process exists.
+    /// Errors that happen before the process starts (missing binary, bad cwd) are returned here,
+    /// so a streaming surface can still answer them with a proper status.
+    #[tracing::instrument(skip(self, spec), fields(sandbox_id = %id_or_name))]
+    pub async fn exec_stream(&self, id_or_name: &str, spec: ExecSpec) -> CoreResult<ExecStream> {
+        let live = self.agent(id_or_name).await?;
+        self.start_exec(&live, spec).await
+    }
+
     pub(crate) async fn exec_on(&self, live: &Live, spec: ExecSpec) -> CoreResult<ExecOutput> {
+        let cap = spec.output_cap.unwrap_or(DEFAULT_CAP);
+        let mut stream = self.start_exec(live, spec).await?;
+        let mut out = ExecOutput::default();
+        while let Some(ev) = stream.next().await {
+            match ev {
+                ExecEvent::Stdout(b) => append_capped(&mut out.stdout, &b, cap, &mut out.truncated),
+                ExecEvent::Stderr(b) => append_capped(&mut out.stderr, &b, cap, &mut out.truncated),
+                ExecEvent::Exit(exit) => {
+                    out.exit_code = exit.exit_code;
+                    out.duration_ms = exit.duration_ms;
+                    out.timed_out = exit.timed_out;
+                    return Ok(out);
+                }
+                ExecEvent::Failed(e) => return Err(e),
+            }
+        }
+        Err(CoreError::internal("process stream ended without an exit"))
+    }
+
+    pub(crate) async fn start_exec(&self, live: &Live, spec: ExecSpec) -> CoreResult<ExecStream> {
         let (cmd, args) = match &spec.command {
             ExecCommand::Shell(line) => {
                 if line.trim().is_empty() {
@@ -120,7 +190,6 @@ impl SandboxService {
         if timeout_ms == 0 {
             return Err(CoreError::invalid("timeoutMs must be greater than 0"));
         }
-        let cap = spec.output_cap.unwrap_or(DEFAULT_CAP);
         let req = StartRequest {
             process: Some(ProcessConfig {
                 cmd,
@@ -133,110 +202,140 @@ impl SandboxService {
             stdin: Some(spec.stdin.is_some()),
         };
         let started = Instant::now();
-        let client = &live.client;
-        let user = spec.user.as_deref();
-        let mut stream = client.start(&req, user, Some(timeout_ms)).await?;
-        let mut out = ExecOutput::default();
-        let mut pid = None;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms) + GRACE;
-        loop {
-            let next = tokio::time::timeout_at(deadline, stream.next()).await;
-            let ev = match next {
-                Err(_) => {
-                    // The agent should have killed it at the deadline; make sure.
-                    if let Some(pid) = pid {
-                        let _ = client
-                            .unary::<_, SendSignalResponse>(
-                                "process.Process/SendSignal",
-                                &SendSignalRequest {
-                                    process: Some(ProcessSelector::pid(pid)),
-                                    signal: Signal::Sigkill,
-                                },
-                                None,
-                            )
-                            .await;
-                    }
-                    out.timed_out = true;
-                    out.exit_code = -1;
-                    break;
-                }
-                Ok(None) => {
-                    return Err(CoreError::internal(
-                        "process stream ended without an end event",
-                    ))
-                }
-                Ok(Some(Err(e))) => {
-                    if e.code() == cove_proto::Code::DeadlineExceeded {
-                        out.timed_out = true;
-                        out.exit_code = -1;
-                        break;
-                    }
-                    return Err(e.into());
-                }
-                Ok(Some(Ok(ev))) => ev,
-            };
-            if let Some(s) = ev.start {
-                pid = Some(s.pid);
-                if let Some(input) = &spec.stdin {
-                    self.feed_stdin(live, s.pid, input.clone()).await?;
-                }
-            }
-            if let Some(d) = ev.data {
-                if let Some(b) = d.stdout {
-                    append_capped(&mut out.stdout, &b, cap, &mut out.truncated);
-                }
-                if let Some(b) = d.stderr {
-                    append_capped(&mut out.stderr, &b, cap, &mut out.truncated);
-                }
-            }
-            if let Some(end) = ev.end {
-                out.exit_code = end.exit_code;
-                let elapsed = started.elapsed();
-                if !end.exited && elapsed >= Duration::from_millis(timeout_ms) {
-                    out.timed_out = true;
-                }
-                // Drain to the end-stream so a deadline error right after `end` is seen.
-                while let Some(r) = stream.next().await {
-                    if let Err(e) = r {
-                        if e.code() == cove_proto::Code::DeadlineExceeded {
-                            out.timed_out = true;
-                        }
-                    }
-                }
-                break;
-            }
+        let client = live.client.clone();
+        let mut stream = client
+            .start(&req, spec.user.as_deref(), Some(timeout_ms))
+            .await?;
+        // The first event is `start`; anything else before it is a protocol error.
+        let pid = match stream.next().await {
+            Some(Ok(ev)) => match ev.start {
+                Some(s) => s.pid,
+                None => return Err(CoreError::internal("agent stream did not begin with start")),
+            },
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(CoreError::internal("agent stream ended before start")),
+        };
+        if let Some(input) = &spec.stdin {
+            feed_stdin(&client, pid, input.clone()).await?;
         }
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        Ok(out)
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(drive(client, stream, pid, started, timeout_ms, tx));
+        Ok(ExecStream { pid, rx })
     }
+}
 
-    async fn feed_stdin(&self, live: &Live, pid: u32, input: Vec<u8>) -> CoreResult<()> {
-        let client = &live.client;
-        if !input.is_empty() {
-            client
-                .unary::<_, SendInputResponse>(
-                    "process.Process/SendInput",
-                    &SendInputRequest {
-                        process: Some(ProcessSelector::pid(pid)),
-                        input: Some(ProcessInput {
-                            stdin: Some(input),
-                            pty: None,
-                        }),
-                    },
-                    None,
-                )
-                .await?;
-        }
+async fn feed_stdin(client: &AgentClient, pid: u32, input: Vec<u8>) -> CoreResult<()> {
+    if !input.is_empty() {
         client
-            .unary::<_, CloseStdinResponse>(
-                "process.Process/CloseStdin",
-                &CloseStdinRequest {
+            .unary::<_, SendInputResponse>(
+                "process.Process/SendInput",
+                &SendInputRequest {
                     process: Some(ProcessSelector::pid(pid)),
+                    input: Some(ProcessInput {
+                        stdin: Some(input),
+                        pty: None,
+                    }),
                 },
                 None,
             )
             .await?;
-        Ok(())
+    }
+    client
+        .unary::<_, CloseStdinResponse>(
+            "process.Process/CloseStdin",
+            &CloseStdinRequest {
+                process: Some(ProcessSelector::pid(pid)),
+            },
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Pumps agent events into the exec channel, enforcing the deadline from the control plane's side
+/// too (the agent kills at `Connect-Timeout-Ms`; this is the safety net). If the receiver goes
+/// away (a streaming client disconnected), the process is killed: an exec is not a background job.
+async fn drive(
+    client: AgentClient,
+    mut stream: EventStream,
+    pid: u32,
+    started: Instant,
+    timeout_ms: u64,
+    tx: mpsc::Sender<ExecEvent>,
+) {
+    let kill = |client: AgentClient| async move {
+        let _ = client
+            .unary::<_, SendSignalResponse>(
+                "process.Process/SendSignal",
+                &SendSignalRequest {
+                    process: Some(ProcessSelector::pid(pid)),
+                    signal: Signal::Sigkill,
+                },
+                None,
+            )
+            .await;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms) + GRACE;
+    let exit = |exit_code: i32, timed_out: bool| {
+        ExecEvent::Exit(ExecExit {
+            exit_code,
+            duration_ms: started.elapsed().as_millis() as u64,
+            timed_out,
+        })
+    };
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let ev = match next {
+            Err(_) => {
+                kill(client.clone()).await;
+                let _ = tx.send(exit(-1, true)).await;
+                return;
+            }
+            Ok(None) => {
+                let _ = tx
+                    .send(ExecEvent::Failed(CoreError::internal(
+                        "process stream ended without an end event",
+                    )))
+                    .await;
+                return;
+            }
+            Ok(Some(Err(e))) => {
+                let msg = if e.code() == cove_proto::Code::DeadlineExceeded {
+                    exit(-1, true)
+                } else {
+                    ExecEvent::Failed(e.into())
+                };
+                let _ = tx.send(msg).await;
+                return;
+            }
+            Ok(Some(Ok(ev))) => ev,
+        };
+        if let Some(d) = ev.data {
+            let chunks = [
+                d.stdout.map(ExecEvent::Stdout),
+                d.stderr.map(ExecEvent::Stderr),
+            ];
+            for c in chunks.into_iter().flatten() {
+                if tx.send(c).await.is_err() {
+                    kill(client.clone()).await;
+                    return;
+                }
+            }
+        }
+        if let Some(end) = ev.end {
+            let mut timed_out =
+                !end.exited && started.elapsed() >= Duration::from_millis(timeout_ms);
+            // Drain to the end-stream so a deadline error right after `end` is seen.
+            while let Some(r) = stream.next().await {
+                if let Err(e) = r {
+                    if e.code() == cove_proto::Code::DeadlineExceeded {
+                        timed_out = true;
+                    }
+                }
+            }
+            let _ = tx.send(exit(end.exit_code, timed_out)).await;
+            return;
+        }
     }
 }
 

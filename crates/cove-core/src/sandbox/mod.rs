@@ -6,20 +6,29 @@
 //! - removing a sandbox from `live` is the commit point of a kill: whoever removes it tears it down,
 //!   so the reaper, a DELETE and the death monitor never race each other into a double teardown.
 
+mod commands;
 mod create;
 mod delete;
 mod exec;
 mod files;
+mod git;
 mod keepalive;
 mod monitor;
 mod reaper;
 mod reconcile;
 mod route;
+mod shell;
 mod template_info;
 
+pub use commands::{
+    parse_signal, CommandLogReader, CommandOutput, CommandStatus, OutputChunk, OutputStream,
+    RETAINED_OUTPUT_BYTES,
+};
 pub use create::CreateSandbox;
-pub use exec::{ExecCommand, ExecOutput, ExecSpec};
+pub use exec::{ExecCommand, ExecEvent, ExecExit, ExecOutput, ExecSpec, ExecStream};
 pub use files::{DirEntry, EntryKind};
+pub use git::{Cloned, GitClone};
+pub use shell::{ShellEvent, ShellSession, ShellSpec};
 pub use route::AgentRoute;
 
 use crate::error::{CoreError, CoreResult};
@@ -52,6 +61,7 @@ pub(crate) struct Live {
     pub(crate) id: String,
     pub(crate) client: AgentClient,
     pub(crate) token: String,
+    pub(crate) commands: commands::Commands,
     pub(crate) end_at: Mutex<Option<DateTime<Utc>>>,
 }
 

@@ -47,6 +47,7 @@ impl SandboxService {
                         id: rec.id.clone(),
                         client,
                         token: rec.access_token.clone(),
+                        commands: Default::default(),
                         end_at: Mutex::new(rec.end_at),
                     });
                     if let Ok(mut m) = self.inner.live.write() {

@@ -1,12 +1,15 @@
 //! The router: `/healthz` is open, everything under `/v1` requires an API key. Each resource has
 //! its own module exporting `router()`.
 
+pub(crate) mod commands;
 pub(crate) mod exec;
 pub(crate) mod files;
+pub(crate) mod git;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod metrics;
 pub(crate) mod sandboxes;
+pub(crate) mod shell;
 
 use crate::auth::require_key;
 use crate::error::ApiError;
@@ -28,6 +31,9 @@ pub(crate) fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(sandboxes::router())
         .merge(exec::router())
+        .merge(commands::router())
+        .merge(shell::router())
+        .merge(git::router())
         .merge(files::router())
         .merge(keys::router())
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
