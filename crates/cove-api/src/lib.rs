@@ -9,6 +9,7 @@ mod files;
 mod health;
 mod keys;
 mod sandbox;
+mod template;
 
 pub use commands::{
     CommandInfo, CommandList, CommandLogs, GitCloneRequest, GitCloneResponse, ShellControl,
@@ -31,6 +32,11 @@ pub use keys::{ApiKey, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
 pub use sandbox::{
     CreateSandboxRequest, ExecRequest, ExecResponse, LogEntry, LogsResponse, Sandbox, SandboxList,
     SetTimeoutRequest, EXEC_OUTPUT_CAP_BYTES,
+};
+
+pub use template::{
+    CopyStepSpec, CreateTemplateRequest, RecipeFrom, RecipeSpec, RecipeStep, RegistryAuth,
+    Template, TemplateList,
 };
 
 /// Prefix of every native route.

@@ -20,4 +20,6 @@ pub use sandbox::{
     ExecStream, GitClone, OutputChunk, OutputStream, SandboxService, ShellEvent, ShellSession,
     ShellSpec, RETAINED_OUTPUT_BYTES,
 };
-pub use templates::BASE_TEMPLATE;
+pub use cove_image::recipe::{Base as RecipeBase, CopyStep, Recipe, Step as RecipeStep};
+pub use cove_image::registry::Credentials;
+pub use templates::{TemplateInput, TemplateSpec, TemplateView, BASE_TEMPLATE};

@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 init_args: vec![],
                 init_env: vec![],
                 limits: cove_types::Limits::DEFAULT,
+                network: cove_runtime::Network::Isolated,
             };
             let (c, t) = rt.create_timed(&spec)?;
             println!("{} pid={} {:?}", spec.id, c.pid, t);

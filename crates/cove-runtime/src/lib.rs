@@ -54,6 +54,17 @@ pub struct RootfsSpec {
     pub ro_binds: Vec<(PathBuf, PathBuf)>,
 }
 
+/// Which network a sandbox sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    /// Its own network namespace with only loopback (every user sandbox).
+    #[default]
+    Isolated,
+    /// The host's network namespace. Only for template build steps, which must reach package
+    /// mirrors and run nothing but the template author's own commands.
+    Host,
+}
+
 /// Everything needed to create one sandbox container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxSpec {
@@ -70,6 +81,8 @@ pub struct SandboxSpec {
     pub init_env: Vec<String>,
     /// CPU, memory, disk and task limits.
     pub limits: cove_types::Limits,
+    /// Network namespace choice.
+    pub network: Network,
 }
 
 /// A freshly created, running container.
@@ -131,4 +144,7 @@ pub trait Runtime: Send + Sync + 'static {
     fn stats(&self, id: &str) -> RuntimeResult<Stats>;
     /// Host path of the agent socket; stable for the life of the sandbox.
     fn socket_path(&self, id: &str) -> PathBuf;
+    /// Host path of the sandbox's writable overlay layer (overlay-native whiteouts), valid from
+    /// `create` until `delete`. Template builds read it after `kill` to turn a step into a layer.
+    fn writable_dir(&self, id: &str) -> PathBuf;
 }

@@ -658,6 +658,10 @@ impl Runtime for RuncRuntime {
     fn socket_path(&self, id: &str) -> PathBuf {
         self.sandbox_dir(id).join("run").join(AGENT_SOCKET_NAME)
     }
+
+    fn writable_dir(&self, id: &str) -> PathBuf {
+        self.sandbox_dir(id).join("disk").join("upper")
+    }
 }
 
 #[cfg(test)]

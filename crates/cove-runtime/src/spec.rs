@@ -329,11 +329,13 @@ pub(crate) fn build(
 
     let mut ns_types = vec![
         LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Network,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
     ];
+    if spec.network == crate::Network::Isolated {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
     if host.cgroupns {
         ns_types.push(LinuxNamespaceType::Cgroup);
     }
@@ -437,6 +439,7 @@ mod tests {
             init_args: vec!["--socket".into(), "/.cove/run/agent.sock".into()],
             init_env: vec!["A=b".into()],
             limits: cove_types::Limits::DEFAULT,
+            network: crate::Network::Isolated,
         }
     }
 

@@ -82,6 +82,7 @@ impl Env {
                 disk_mb,
                 pids: 256,
             },
+            network: cove_runtime::Network::Isolated,
         }
     }
 

@@ -588,6 +588,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn delete_template(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |conn| Self::delete_template_sql(conn, &id))
+            .await
+    }
+
     async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>> {
         self.read(|conn| {
             let mut stmt = conn
@@ -603,6 +609,21 @@ impl Store for SqliteStore {
             Ok(rows)
         })
         .await
+    }
+}
+
+impl SqliteStore {
+    fn delete_template_sql(conn: &Connection, id: &str) -> StoreResult<()> {
+        let n = conn
+            .execute("DELETE FROM templates WHERE id = ?1", [id])
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                entity: "template",
+                key: id.to_string(),
+            });
+        }
+        Ok(())
     }
 }
 

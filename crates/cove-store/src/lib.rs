@@ -64,4 +64,6 @@ pub trait Store: Send + Sync + 'static {
     async fn get_template(&self, id_or_name: &str) -> StoreResult<TemplateRecord>;
     /// All templates, oldest first.
     async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>>;
+    /// Removes the template with this id. `NotFound` if absent.
+    async fn delete_template(&self, id: &str) -> StoreResult<()>;
 }

@@ -5,13 +5,13 @@ use super::exec::{ExecCommand, ExecSpec};
 use super::{end_at_from, Live, SandboxService};
 use crate::error::{CoreError, CoreResult};
 use crate::metrics::{self, InFlight, Phase};
-use crate::templates::BASE_TEMPLATE;
+use crate::templates::{Template, BASE_TEMPLATE};
 use chrono::Utc;
 use cove_agent_client::{AgentClient, InitRequest, UnixTransport};
 use cove_runtime::SandboxSpec;
 use cove_store::SandboxRecord;
 use cove_types::layout::{
-    AGENT_SOCKET_NAME, DEFAULT_USER, DEFAULT_WORKDIR, SANDBOX_AGENT_SOCKET_DIR,
+    AGENT_SOCKET_NAME, SANDBOX_AGENT_SOCKET_DIR,
 };
 use cove_types::{ErrorCode, Limits, SandboxState};
 use std::collections::BTreeMap;
@@ -145,10 +145,14 @@ impl SandboxService {
             .events
             .record(&id, "created", format!("template {}", template.id));
 
-        match self.boot(&mut rec, template.rootfs, limits).await {
+        match self.boot(&mut rec, &template, limits).await {
             Ok(live) => {
                 self.inner.events.record(&id, "running", "agent ready");
-                if let Err(e) = self.provision(&live, &req).await {
+                let res = match self.start_template_process(&live, &template).await {
+                    Ok(()) => self.provision(&live, &req).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = res {
                     let msg = e.message().to_string();
                     self.teardown(
                         &id,
@@ -185,12 +189,12 @@ impl SandboxService {
     async fn boot(
         &self,
         rec: &mut SandboxRecord,
-        rootfs: cove_runtime::RootfsSpec,
+        template: &Template,
         limits: Limits,
     ) -> CoreResult<Arc<Live>> {
         let spec = SandboxSpec {
             id: rec.id.clone(),
-            rootfs,
+            rootfs: template.rootfs.clone(),
             agent_binary: self.inner.cfg.agent_binary.clone(),
             init_args: vec![
                 "--socket".into(),
@@ -198,6 +202,7 @@ impl SandboxService {
             ],
             init_env: vec![],
             limits,
+            network: cove_runtime::Network::Isolated,
         };
         let runtime = self.inner.runtime.clone();
         let t_runtime = Instant::now();
@@ -217,8 +222,8 @@ impl SandboxService {
             .init(&InitRequest {
                 env_vars: rec.envs.clone(),
                 access_token: Some(rec.access_token.clone()),
-                default_user: Some(DEFAULT_USER.into()),
-                default_workdir: Some(DEFAULT_WORKDIR.into()),
+                default_user: Some(template.user.clone()),
+                default_workdir: Some(template.workdir.clone()),
             })
             .await?;
         let d_init = t_init.elapsed();
