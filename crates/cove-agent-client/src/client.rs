@@ -11,10 +11,14 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Body of the agent's `POST /init`: per-sandbox settings applied right after boot.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -230,6 +234,60 @@ impl ByteStream {
     }
 }
 
+/// `Upgrade` token of the agent's port tunnel.
+const TUNNEL_PROTOCOL: &str = "cove-tcp";
+
+/// A byte stream to a TCP port inside a sandbox (see [`AgentClient::open_tunnel`]).
+pub struct Tunnel {
+    io: TokioIo<hyper::upgrade::Upgraded>,
+}
+
+impl std::fmt::Debug for Tunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tunnel").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Tunnel {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tunnel {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
 impl AgentClient {
     /// A client over `transport`, sending `token` as `X-Access-Token` when set.
     pub fn new(transport: Arc<dyn Transport>, token: Option<String>) -> Self {
@@ -270,6 +328,34 @@ impl AgentClient {
             }
         }
         self.send(req).await
+    }
+
+    /// Sends a client's request to the agent exactly as given: unlike [`AgentClient::send_raw`] it
+    /// never adds the sandbox's access token, so the agent authenticates what the client sent. This
+    /// is what a proxy for untrusted callers must use.
+    pub async fn forward(&self, req: Request<AgentBody>) -> AgentResult<Response<Incoming>> {
+        self.send(req).await
+    }
+
+    /// Opens a raw TCP tunnel to `localhost:port` inside the sandbox (`GET /_cove/tunnel`, upgraded
+    /// to `cove-tcp`). The control plane authenticates with the sandbox's own token: the caller is
+    /// trusted to have decided that the traffic may reach the port. When nothing listens on the
+    /// port the agent answers 502, returned as `AgentError::Http { status: 502, .. }`.
+    pub async fn open_tunnel(&self, port: u16) -> AgentResult<Tunnel> {
+        let b = self
+            .request(Method::GET, &format!("/_cove/tunnel?port={port}"), None)
+            .header(http::header::CONNECTION, "upgrade")
+            .header(http::header::UPGRADE, TUNNEL_PROTOCOL);
+        let mut resp = self.send(Self::build(b, empty())?).await?;
+        if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(error_from(resp).await);
+        }
+        let upgraded = hyper::upgrade::on(&mut resp)
+            .await
+            .map_err(|e| AgentError::Unreachable(format!("tunnel upgrade: {e}")))?;
+        Ok(Tunnel {
+            io: TokioIo::new(upgraded),
+        })
     }
 
     /// `GET /health`: Ok when the agent answers 2xx.

@@ -9,6 +9,6 @@ mod client;
 mod error;
 mod transport;
 
-pub use client::{AgentClient, ByteStream, EventStream, InitRequest, UploadedEntry};
+pub use client::{AgentClient, ByteStream, EventStream, InitRequest, Tunnel, UploadedEntry};
 pub use error::{AgentError, AgentResult};
 pub use transport::{AgentBody, Transport, UnixTransport};

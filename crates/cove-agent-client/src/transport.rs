@@ -49,8 +49,10 @@ impl Transport for UnixTransport {
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| AgentError::Unreachable(e.to_string()))?;
+            // `with_upgrades` keeps the socket usable after a `101` (port tunnels); for ordinary
+            // exchanges it behaves like the plain connection future.
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                if let Err(e) = conn.with_upgrades().await {
                     tracing::debug!(error = %e, "agent connection ended with an error");
                 }
             });

@@ -14,6 +14,7 @@ mod process;
 mod rpc_fs;
 mod rpc_process;
 mod state;
+mod tunnel;
 mod users;
 mod watch;
 
@@ -132,6 +133,7 @@ fn router(st: Shared) -> Router {
         .route("/files", get(files::download).post(files::upload))
         .route("/process.Process/{method}", post(rpc_process::handle))
         .route("/filesystem.Filesystem/{method}", post(rpc_fs::handle))
+        .route("/_cove/tunnel", get(tunnel::handle))
         .nest("/code", kernel::router(kernel::Kernels::get(&st)))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(

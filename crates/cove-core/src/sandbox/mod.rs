@@ -17,6 +17,7 @@ mod monitor;
 mod reaper;
 mod reconcile;
 mod route;
+mod route_signed;
 mod shell;
 mod template_info;
 

@@ -53,6 +53,9 @@ impl E2bError {
         self.status = Some(status);
         self
     }
+    pub(crate) fn is_not_found(&self) -> bool {
+        self.code == ErrorCode::NotFound
+    }
     /// Marks a failure of a non-idempotent call (create): a blind retry could leave two sandboxes.
     pub(crate) fn no_retry(mut self) -> Self {
         self.should_retry = Some(false);

@@ -158,7 +158,8 @@ pub(crate) async fn list_v2(
         match resolve_template(&st, t).await {
             Ok(t) => q.filter.template_id = Some(t.id),
             // Nothing can run from a template that does not exist.
-            Err(_) => return Ok((HeaderMap::new(), Json(Vec::new()))),
+            Err(e) if e.is_not_found() => return Ok((HeaderMap::new(), Json(Vec::new()))),
+            Err(e) => return Err(e),
         }
     }
     let page = st.sandboxes.list(&q.filter).await.map_err(|e| {
