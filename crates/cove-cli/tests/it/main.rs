@@ -11,6 +11,6 @@ mod files;
 mod harness;
 mod isolation;
 mod lifecycle;
-mod proxy;
 mod processes;
+mod proxy;
 mod restart;
