@@ -8,6 +8,7 @@ mod files;
 mod output;
 mod sandbox;
 mod shell;
+mod template;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     /// Read and write files inside a sandbox.
     #[command(subcommand)]
     Files(files::FilesCmd),
+    /// Build, import, pull, list and remove templates.
+    #[command(subcommand, visible_alias = "tpl")]
+    Template(template::TemplateCmd),
     /// Benchmark Cove against same-run baselines (`cove bench --help` for options).
     #[command(disable_help_flag = true)]
     Bench {
@@ -85,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Sandbox(cmd) => sandbox::run(&connect(url, api_key, json)?, cmd),
         Command::Files(cmd) => files::run(&connect(url, api_key, json)?, cmd),
+        Command::Template(cmd) => template::run(&connect(url, api_key, json)?, cmd),
         Command::Bench { mut args } => {
             args.insert(0, "bench".into());
             Ok(bench::main_with_args(args))

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// callers can tell a closed local pipe from a network problem.
     #[error("writing output failed")]
     Write(#[source] std::io::Error),
+    /// A local file to upload could not be read.
+    #[error("reading a local file failed")]
+    LocalFile(#[source] std::io::Error),
     /// A 2xx body did not have the expected shape.
     #[error("unexpected response body")]
     Decode(#[source] serde_json::Error),

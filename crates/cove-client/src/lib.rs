@@ -3,6 +3,7 @@
 //! the server's.
 
 mod error;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -18,6 +19,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
+pub use templates::Upload;
 pub use reqwest::blocking::Body;
 
 /// Result of every client call.
