@@ -10,7 +10,6 @@ mod health;
 mod keys;
 mod sandbox;
 mod template;
-mod template;
 
 pub use commands::{
     CommandInfo, CommandList, CommandLogs, GitCloneRequest, GitCloneResponse, ShellControl,
@@ -33,11 +32,6 @@ pub use keys::{ApiKey, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
 pub use sandbox::{
     CreateSandboxRequest, ExecRequest, ExecResponse, LogEntry, LogsResponse, Sandbox, SandboxList,
     SetTimeoutRequest, EXEC_OUTPUT_CAP_BYTES,
-};
-
-pub use template::{
-    CopyStepSpec, CreateTemplateRequest, RecipeFrom, RecipeSpec, RecipeStep, RegistryAuth,
-    Template, TemplateList,
 };
 
 pub use template::{

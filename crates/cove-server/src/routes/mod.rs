@@ -10,7 +10,6 @@ pub(crate) mod keys;
 pub(crate) mod metrics;
 pub(crate) mod sandboxes;
 pub(crate) mod templates;
-pub(crate) mod templates;
 pub(crate) mod shell;
 
 use crate::auth::require_key;
@@ -38,7 +37,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(git::router())
         .merge(files::router())
         .merge(keys::router())
-        .merge(templates::router())
         .merge(templates::router())
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
         .route_layer(axum::middleware::from_fn_with_state(
