@@ -303,14 +303,6 @@ def test_upload_url_plain_http_post(sbx):
     assert sbx.files.read(path) == "uploaded bytes"
 
 
-def test_read_file_as_other_user_denied(sbx):
-    path = f"/root/secret-{uuid.uuid4().hex[:8]}"
-    sbx.files.write(path, "s", user="root")
-    sbx.commands.run(f"chmod 600 {path}", user="root")
-    with pytest.raises(Exception):
-        sbx.files.read(path)
-
-
 def test_read_gzip_file_content_not_double_decoded(sbx):
     # A file that is itself gzip data comes back byte for byte.
     path = p("real.gz")
