@@ -8,6 +8,9 @@ have_py_module() { python3 -c "import $1" >/dev/null 2>&1; }
 have_py_module ipykernel || need+=(python3-ipykernel)
 have_py_module matplotlib || need+=(python3-matplotlib)
 have_py_module numpy || need+=(python3-numpy)
+# Template tests: a local OCI registry to pull from and skopeo to push to it.
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "cove: tests need: ${need[*]} (install as root)" >&2

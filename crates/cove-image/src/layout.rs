@@ -59,7 +59,12 @@ fn extract_archive<R: Read>(r: R, dst: &Path) -> ImageResult<()> {
         .map_err(|e| ImageError::Invalid(format!("archive: {e}")))?
     {
         let mut e = e.map_err(|e| ImageError::Invalid(format!("archive: {e}")))?;
-        let rel = safe_rel(&e.path_bytes())
+        let raw = e.path_bytes().into_owned();
+        if raw.iter().all(|b| *b == b'.' || *b == b'/') && !raw.windows(2).any(|w| w == b"..") {
+            // The archive root (`./`), as `tar -C dir -cf x.tar .` writes it.
+            continue;
+        }
+        let rel = safe_rel(&raw)
             .ok_or_else(|| ImageError::Invalid("archive has an unsafe path".into()))?;
         let out = dst.join(&rel);
         match e.header().entry_type() {

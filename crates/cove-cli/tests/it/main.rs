@@ -14,3 +14,4 @@ mod lifecycle;
 mod processes;
 mod proxy;
 mod restart;
+mod templates;

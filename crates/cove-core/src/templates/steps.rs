@@ -101,6 +101,7 @@ impl<'a> Builder<'a> {
             if b.host_base { "host" } else { "" },
         ]);
         let n = r.steps.len();
+        let mut pending_workdir = None;
         for (i, step) in r.steps.iter().enumerate() {
             let t0 = Instant::now();
             let label = format!("step {}/{n}: {}", i + 1, step.describe());
@@ -121,7 +122,8 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 Step::Workdir(w) => {
-                    b.workdir = Some(w.clone());
+                    // The new workdir applies after its mkdir, which runs from the old one.
+                    pending_workdir = Some(w.clone());
                     Action::Shell(format!(
                         "mkdir -p {}",
                         cove_image::dockerfile::shell_quote(w)
@@ -154,6 +156,9 @@ impl<'a> Builder<'a> {
                 ));
             }
             b.layers.insert(0, key.clone());
+            if let Some(w) = pending_workdir.take() {
+                b.workdir = Some(w);
+            }
         }
         b.start = r.start.clone().or(b.start);
         b.ready = r.ready.clone().or(b.ready);
