@@ -4,7 +4,8 @@
 # code interpreter, matplotlib and numpy for its chart test. Idempotent and quiet when present.
 set -euo pipefail
 need=()
-have_py_module() { python3 -c "import $1" >/dev/null 2>&1; }
+# The host's /usr/bin/python3, not one earlier on PATH (pyenv): sandboxes see only /usr.
+have_py_module() { /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
 have_py_module ipykernel || need+=(python3-ipykernel)
 have_py_module matplotlib || need+=(python3-matplotlib)
 have_py_module numpy || need+=(python3-numpy)

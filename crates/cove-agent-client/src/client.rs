@@ -506,6 +506,91 @@ impl AgentClient {
         let bytes = read_body(resp, 1024 * 1024).await?;
         serde_json::from_slice(&bytes).map_err(|e| AgentError::Protocol(e.to_string()))
     }
+
+    /// `POST /code/execute`: runs code in a Jupyter kernel context, streaming its output. Errors
+    /// found before the execution starts (unknown context, no kernel) come back as `Http` errors.
+    pub async fn code_execute(
+        &self,
+        req: &crate::code::CodeExecuteRequest,
+    ) -> AgentResult<crate::code::CodeEventStream> {
+        let body = serde_json::to_vec(req).map_err(|e| AgentError::Protocol(e.to_string()))?;
+        let b = self
+            .request(Method::POST, "/code/execute", None)
+            .header(http::header::CONTENT_TYPE, JSON);
+        let resp = self.send(Self::build(b, full(body))?).await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        Ok(crate::code::CodeEventStream::new(resp.into_body()))
+    }
+
+    /// `GET /code/contexts`.
+    pub async fn code_contexts(&self) -> AgentResult<Vec<crate::code::CodeContext>> {
+        self.code_json(Method::GET, "/code/contexts", None).await
+    }
+
+    /// `POST /code/contexts`: creates a context and starts its kernel.
+    pub async fn code_create_context(
+        &self,
+        language: Option<&str>,
+        cwd: Option<&str>,
+    ) -> AgentResult<crate::code::CodeContext> {
+        let body = serde_json::json!({"language": language, "cwd": cwd});
+        self.code_json(Method::POST, "/code/contexts", Some(body))
+            .await
+    }
+
+    /// `POST /code/contexts/{id}/restart`.
+    pub async fn code_restart_context(&self, id: &str) -> AgentResult<()> {
+        let uri = format!("/code/contexts/{}/restart", encode_query(id));
+        self.code_no_content(Method::POST, &uri).await
+    }
+
+    /// `DELETE /code/contexts/{id}`.
+    pub async fn code_delete_context(&self, id: &str) -> AgentResult<()> {
+        let uri = format!("/code/contexts/{}", encode_query(id));
+        self.code_no_content(Method::DELETE, &uri).await
+    }
+
+    /// `GET /code/languages`: the kernels installed in the sandbox.
+    pub async fn code_languages(&self) -> AgentResult<Vec<crate::code::CodeLanguage>> {
+        self.code_json(Method::GET, "/code/languages", None).await
+    }
+
+    async fn code_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> AgentResult<T> {
+        let b = self
+            .request(method, uri, None)
+            .header(http::header::CONTENT_TYPE, JSON);
+        let body = match body {
+            Some(v) => {
+                full(serde_json::to_vec(&v).map_err(|e| AgentError::Protocol(e.to_string()))?)
+            }
+            None => empty(),
+        };
+        let resp = self.send(Self::build(b, body)?).await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        let bytes = read_body(resp, 16 * 1024 * 1024).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AgentError::Protocol(format!("bad {uri} response: {e}")))
+    }
+
+    async fn code_no_content(&self, method: Method, uri: &str) -> AgentResult<()> {
+        let resp = self
+            .send(Self::build(self.request(method, uri, None), empty())?)
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,13 @@
 //! messages and byte streams, never HTTP types, so `cove-core` stays transport-agnostic.
 
 mod client;
+mod code;
 mod error;
 mod transport;
 
 pub use client::{AgentClient, ByteStream, EventStream, InitRequest, Tunnel, UploadedEntry};
+pub use code::{
+    CodeContext, CodeEvent, CodeEventStream, CodeExecuteRequest, CodeLanguage, CodeResult,
+};
 pub use error::{AgentError, AgentResult};
 pub use transport::{AgentBody, Transport, UnixTransport};

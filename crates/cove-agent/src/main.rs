@@ -133,8 +133,8 @@ fn router(st: Shared) -> Router {
         .route("/files", get(files::download).post(files::upload))
         .route("/process.Process/{method}", post(rpc_process::handle))
         .route("/filesystem.Filesystem/{method}", post(rpc_fs::handle))
-        .route("/_cove/tunnel", get(tunnel::handle))
         .nest("/code", kernel::router(kernel::Kernels::get(&st)))
+        .route("/_cove/tunnel", get(tunnel::handle))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),

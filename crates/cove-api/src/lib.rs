@@ -2,15 +2,21 @@
 //! OpenAPI schemas), the error envelope with its status table, and the API version. The server and
 //! the client both depend on this crate, so the wire shapes are defined exactly once.
 
+mod code;
 mod commands;
 mod e2b;
 mod error;
 mod files;
 mod health;
 mod keys;
+mod pool;
 mod sandbox;
 mod template;
 
+pub use code::{
+    CodeContext, CodeError, CodeExecuteRequest, CodeExecuteResponse, CodeLanguage, CodeResult,
+    CreateCodeContextRequest,
+};
 pub use commands::{
     CommandInfo, CommandList, CommandLogs, GitCloneRequest, GitCloneResponse, ShellControl,
     SignalRequest, StartCommandRequest, StdinRequest,
@@ -29,6 +35,7 @@ pub use files::{
 };
 pub use health::Health;
 pub use keys::{ApiKey, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
+pub use pool::{Pool, PoolList, PooledSandbox, PooledSandboxList, SetPoolRequest};
 pub use sandbox::{
     CreateSandboxRequest, ExecRequest, ExecResponse, LogEntry, LogsResponse, Sandbox, SandboxList,
     SetTimeoutRequest, EXEC_OUTPUT_CAP_BYTES,

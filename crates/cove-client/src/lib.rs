@@ -19,8 +19,8 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
-pub use templates::Upload;
 pub use reqwest::blocking::Body;
+pub use templates::Upload;
 
 /// Result of every client call.
 pub type Result<T> = std::result::Result<T, ClientError>;

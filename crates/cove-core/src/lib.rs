@@ -11,15 +11,19 @@ mod metrics;
 mod sandbox;
 mod templates;
 
+pub use cove_image::recipe::{Base as RecipeBase, CopyStep, Recipe, Step as RecipeStep};
+pub use cove_image::registry::Credentials;
 pub use cove_runtime::Stats;
 pub use error::{CoreError, CoreResult};
 pub use keys::KeyService;
 pub use sandbox::{
     parse_signal, AgentRoute, Cloned, CommandLogReader, CommandOutput, CommandStatus, CoreConfig,
     CreateSandbox, DirEntry, EntryKind, ExecCommand, ExecEvent, ExecExit, ExecOutput, ExecSpec,
-    ExecStream, GitClone, OutputChunk, OutputStream, SandboxService, ShellEvent, ShellSession,
-    ShellSpec, RETAINED_OUTPUT_BYTES,
+    ExecStream, GitClone, OutputChunk, OutputStream, PoolSettings, PoolStatus, PooledSandbox,
+    SandboxService, ShellEvent, ShellSession, ShellSpec, MAX_POOL_SIZE, RETAINED_OUTPUT_BYTES,
 };
-pub use cove_image::recipe::{Base as RecipeBase, CopyStep, Recipe, Step as RecipeStep};
-pub use cove_image::registry::Credentials;
+pub use sandbox::{
+    CodeContext, CodeError, CodeEvent, CodeLanguage, CodeOutput, CodeResult, CodeSpec, CodeStream,
+    DEFAULT_CODE_TIMEOUT_MS,
+};
 pub use templates::{TemplateInput, TemplateSpec, TemplateView, BASE_TEMPLATE};

@@ -104,11 +104,21 @@ static EXEC_FAILURES: AtomicU64 = AtomicU64::new(0);
 static ENDED_KILLED: AtomicU64 = AtomicU64::new(0);
 static ENDED_ERROR: AtomicU64 = AtomicU64::new(0);
 static BOOTING: AtomicI64 = AtomicI64::new(0);
+static POOL_HITS: AtomicU64 = AtomicU64::new(0);
+static POOL_MISSES: AtomicU64 = AtomicU64::new(0);
 static STOPPING: AtomicI64 = AtomicI64::new(0);
 static AGENT_ERRORS: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
 
 pub(crate) fn phase(p: Phase, d: Duration) {
     PHASES[p as usize].observe(d);
+}
+
+pub(crate) fn pool_hit() {
+    POOL_HITS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn pool_miss() {
+    POOL_MISSES.fetch_add(1, Ordering::Relaxed);
 }
 
 pub(crate) fn create_failed() {
@@ -233,6 +243,34 @@ impl SandboxService {
         ] {
             header(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", c.load(Ordering::Relaxed));
+        }
+        for (name, c, help) in [
+            (
+                "cove_pool_hits_total",
+                &POOL_HITS,
+                "Creates served by claiming a warm-pool sandbox.",
+            ),
+            (
+                "cove_pool_misses_total",
+                &POOL_MISSES,
+                "Creates for a pooled template that found no matching idle sandbox.",
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", c.load(Ordering::Relaxed));
+        }
+        header(
+            &mut out,
+            "cove_pool_idle",
+            "gauge",
+            "Idle warm-pool sandboxes, by template.",
+        );
+        for p in self.pools() {
+            let _ = writeln!(
+                out,
+                "cove_pool_idle{{template=\"{}\"}} {}",
+                p.template_id, p.idle
+            );
         }
         header(
             &mut out,

@@ -70,6 +70,7 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             agent_binary: cfg.agent_bin.clone(),
             boot_timeout: Duration::from_secs(20),
             default_timeout_secs: cfg.default_timeout_secs,
+            pools_file: cfg.data_dir.join("pools.json"),
         },
     )
     .await

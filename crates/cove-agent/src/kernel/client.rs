@@ -30,6 +30,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Where connection files live: inside the sandbox, private to root and the kernel's user.
 const RUNTIME_DIR: &str = "/tmp/.cove-kernels";
+const DEBIAN_MATPLOTLIBRC: &str = "/usr/share/matplotlib/mpl-data/matplotlibrc";
 
 /// A message for a request's owner, tagged with the channel it came from.
 #[derive(Debug)]
@@ -192,6 +193,14 @@ impl Kernel {
             ("USER".into(), user.name.clone()),
             ("LOGNAME".into(), user.name.clone()),
         ];
+        // Debian's matplotlib reads its defaults only from /etc/matplotlibrc, a conffile that
+        // images reusing a host's /usr with their own /etc (Cove's `base`) lack; the same file
+        // ships under /usr, so point matplotlib there rather than breaking every chart.
+        if !std::path::Path::new("/etc/matplotlibrc").exists()
+            && std::path::Path::new(DEBIAN_MATPLOTLIBRC).exists()
+        {
+            env.push(("MATPLOTLIBRC".into(), DEBIAN_MATPLOTLIBRC.into()));
+        }
         env.extend(app.config().env_vars);
         env.extend(spec.env.clone());
         let mut dedup: Vec<(String, String)> = Vec::new();

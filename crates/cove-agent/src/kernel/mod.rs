@@ -13,6 +13,7 @@ mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 pub use http::{router, spawn_tcp};
@@ -43,12 +44,18 @@ pub struct Context {
     kernel: tokio::sync::Mutex<Option<Arc<Kernel>>>,
     /// Serialises executions: env setup, the cell and env restore must not interleave.
     busy: tokio::sync::Mutex<()>,
+    /// Set by delete, so an execution that was waiting for `busy` does not start a kernel that
+    /// nothing would ever stop.
+    deleted: AtomicBool,
 }
 
 impl Context {
     /// The live kernel, starting a new one when there is none or the last one died.
     async fn kernel(&self, app: &Shared) -> Result<Arc<Kernel>, KernelError> {
         let mut slot = self.kernel.lock().await;
+        if self.deleted.load(Ordering::SeqCst) {
+            return Err(KernelError::ContextNotFound(self.info.id.clone()));
+        }
         if let Some(k) = slot.as_ref().filter(|k| !k.is_dead()) {
             return Ok(k.clone());
         }
@@ -194,6 +201,7 @@ impl Kernels {
             spec,
             kernel: tokio::sync::Mutex::new(None),
             busy: tokio::sync::Mutex::new(()),
+            deleted: AtomicBool::new(false),
         }))
     }
 
@@ -251,6 +259,7 @@ impl Kernels {
             reg.defaults.retain(|_, v| v != id);
             ctx
         };
+        ctx.deleted.store(true, Ordering::SeqCst);
         ctx.stop().await;
         Ok(())
     }

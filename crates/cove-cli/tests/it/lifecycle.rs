@@ -271,7 +271,19 @@ fn a_crashed_sandbox_is_marked_error() {
         (v["status"] == "error").then_some(v)
     })
     .expect("sandbox not marked error");
-    assert!(v["error"].as_str().unwrap_or_default().contains("exited"), "{v}");
-    assert!(!s.data_dir.join(format!("runtime/sandboxes/{}", sb.id)).exists(), "not cleaned up");
-    assert_error(s.post(&sb.path("/exec"), json!({"command": "true"})), 409, "failed_precondition");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("exited"),
+        "{v}"
+    );
+    assert!(
+        !s.data_dir
+            .join(format!("runtime/sandboxes/{}", sb.id))
+            .exists(),
+        "not cleaned up"
+    );
+    assert_error(
+        s.post(&sb.path("/exec"), json!({"command": "true"})),
+        409,
+        "failed_precondition",
+    );
 }

@@ -5,12 +5,14 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod code;
 mod e2b_rest;
 mod exec;
 mod files;
 mod harness;
 mod isolation;
 mod lifecycle;
+mod pools;
 mod processes;
 mod proxy;
 mod restart;

@@ -10,9 +10,7 @@ use chrono::Utc;
 use cove_agent_client::{AgentClient, InitRequest, UnixTransport};
 use cove_runtime::SandboxSpec;
 use cove_store::SandboxRecord;
-use cove_types::layout::{
-    AGENT_SOCKET_NAME, SANDBOX_AGENT_SOCKET_DIR,
-};
+use cove_types::layout::{AGENT_SOCKET_NAME, SANDBOX_AGENT_SOCKET_DIR};
 use cove_types::{ErrorCode, Limits, SandboxState};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -101,7 +99,11 @@ impl SandboxService {
             .timeout_secs
             .unwrap_or(self.inner.cfg.default_timeout_secs);
         let end_at = end_at_from(timeout_secs)?;
-        let id = cove_types::new_sandbox_id();
+        let pooled = self.claim_pooled(&template, limits).await;
+        let id = pooled
+            .as_ref()
+            .map(|p| p.id.clone())
+            .unwrap_or_else(cove_types::new_sandbox_id);
         tracing::Span::current().record("sandbox_id", id.as_str());
         let name = req
             .name
@@ -125,11 +127,21 @@ impl SandboxService {
             end_at,
             ended_at: None,
             error: None,
-            access_token: cove_types::new_secret(32),
+            access_token: pooled
+                .as_ref()
+                .map(|p| p.token.clone())
+                .unwrap_or_else(|| cove_types::new_secret(32)),
             pid: None,
         };
         let t_insert = Instant::now();
-        self.inner.store.insert_sandbox(&rec).await.map_err(|e| {
+        let inserted = self.inner.store.insert_sandbox(&rec).await;
+        if inserted.is_err() {
+            if let Some(p) = &pooled {
+                // It never served anyone, but it is simplest and safest not to reuse it.
+                self.destroy_unrecorded(&p.id).await;
+            }
+        }
+        inserted.map_err(|e| {
             let e = CoreError::from(e);
             if e.code() == ErrorCode::AlreadyExists {
                 CoreError::new(
@@ -141,14 +153,30 @@ impl SandboxService {
             }
         })?;
         metrics::phase(Phase::StoreInsert, t_insert.elapsed());
-        self.inner
-            .events
-            .record(&id, "created", format!("template {}", template.id));
-
-        match self.boot(&mut rec, &template, limits).await {
+        let from_pool = pooled.is_some();
+        self.inner.events.record(
+            &id,
+            "created",
+            format!(
+                "template {}{}",
+                template.id,
+                if from_pool { " (from warm pool)" } else { "" }
+            ),
+        );
+        let booted = match pooled {
+            Some(p) => self.claim(&mut rec, p, &req.envs).await,
+            None => self.boot(&mut rec, &template, limits).await,
+        };
+        match booted {
             Ok(live) => {
                 self.inner.events.record(&id, "running", "agent ready");
-                let res = match self.start_template_process(&live, &template).await {
+                // A pooled sandbox started its template process when the pool booted it.
+                let started_process = if from_pool {
+                    Ok(())
+                } else {
+                    self.start_template_process(&live, &template).await
+                };
+                let res = match started_process {
                     Ok(()) => self.provision(&live, &req).await,
                     Err(e) => Err(e),
                 };
@@ -185,15 +213,18 @@ impl SandboxService {
         }
     }
 
-    /// Starts the container, waits for its agent and records it running.
-    async fn boot(
+    /// Starts a container for `id`, waits for its agent and configures it with `/init`. Nothing
+    /// is recorded: callers decide whether the sandbox is a user's (`boot`) or a pool's.
+    pub(crate) async fn start_container(
         &self,
-        rec: &mut SandboxRecord,
+        id: &str,
+        token: &str,
         template: &Template,
         limits: Limits,
-    ) -> CoreResult<Arc<Live>> {
+        envs: &std::collections::BTreeMap<String, String>,
+    ) -> CoreResult<(AgentClient, u32)> {
         let spec = SandboxSpec {
-            id: rec.id.clone(),
+            id: id.to_string(),
             rootfs: template.rootfs.clone(),
             agent_binary: self.inner.cfg.agent_binary.clone(),
             init_args: vec![
@@ -212,7 +243,7 @@ impl SandboxService {
         let d_runtime = t_runtime.elapsed();
         let client = AgentClient::new(
             Arc::new(UnixTransport::new(created.socket_path.clone())),
-            Some(rec.access_token.clone()),
+            Some(token.to_string()),
         );
         let t_ready = Instant::now();
         wait_ready(&client, self.inner.cfg.boot_timeout).await?;
@@ -220,33 +251,56 @@ impl SandboxService {
         let t_init = Instant::now();
         client
             .init(&InitRequest {
-                env_vars: rec.envs.clone(),
-                access_token: Some(rec.access_token.clone()),
+                env_vars: envs.clone(),
+                access_token: Some(token.to_string()),
                 default_user: Some(template.user.clone()),
                 default_workdir: Some(template.workdir.clone()),
             })
             .await?;
         let d_init = t_init.elapsed();
-        rec.state = SandboxState::Running;
-        rec.started_at = Some(Utc::now());
-        rec.pid = Some(created.pid);
-        let t_update = Instant::now();
-        self.inner.store.update_sandbox(rec).await?;
-        let d_update = t_update.elapsed();
         metrics::phase(Phase::Runtime, d_runtime);
         metrics::phase(Phase::AgentReady, d_ready);
         metrics::phase(Phase::Init, d_init);
-        metrics::phase(Phase::StoreUpdate, d_update);
         // One line per boot with the split, so a profile needs only `COVE_LOG=cove_core=debug`
         // (the runtime's own line splits `runtime_ms` further).
         tracing::debug!(
-            sandbox_id = %rec.id,
+            sandbox_id = %id,
             runtime_ms = d_runtime.as_secs_f64() * 1e3,
             agent_ready_ms = d_ready.as_secs_f64() * 1e3,
             init_ms = d_init.as_secs_f64() * 1e3,
-            store_update_ms = d_update.as_secs_f64() * 1e3,
             "sandbox booted"
         );
+        Ok((client, created.pid))
+    }
+
+    /// Starts the container, waits for its agent and records it running.
+    async fn boot(
+        &self,
+        rec: &mut SandboxRecord,
+        template: &Template,
+        limits: Limits,
+    ) -> CoreResult<Arc<Live>> {
+        let (client, pid) = self
+            .start_container(&rec.id, &rec.access_token, template, limits, &rec.envs)
+            .await?;
+        let live = self.mark_running(rec, client, pid).await?;
+        self.watch(rec.id.clone(), pid);
+        Ok(live)
+    }
+
+    /// Records a booted sandbox as running and makes it reachable.
+    async fn mark_running(
+        &self,
+        rec: &mut SandboxRecord,
+        client: AgentClient,
+        pid: u32,
+    ) -> CoreResult<Arc<Live>> {
+        rec.state = SandboxState::Running;
+        rec.started_at = Some(Utc::now());
+        rec.pid = Some(pid);
+        let t_update = Instant::now();
+        self.inner.store.update_sandbox(rec).await?;
+        metrics::phase(Phase::StoreUpdate, t_update.elapsed());
         let live = Arc::new(Live {
             id: rec.id.clone(),
             client,
@@ -257,8 +311,28 @@ impl SandboxService {
         if let Ok(mut m) = self.inner.live.write() {
             m.insert(rec.id.clone(), live.clone());
         }
-        self.watch(rec.id.clone(), created.pid);
         Ok(live)
+    }
+
+    /// Turns an idle pooled sandbox into this request's sandbox: record it, apply the request's
+    /// envs through `/init`, make it live. Its death monitor has been running since the pool
+    /// booted it.
+    async fn claim(
+        &self,
+        rec: &mut SandboxRecord,
+        pooled: super::pool::PooledSandbox,
+        req_envs: &std::collections::BTreeMap<String, String>,
+    ) -> CoreResult<Arc<Live>> {
+        if !req_envs.is_empty() {
+            pooled
+                .client
+                .init(&InitRequest {
+                    env_vars: req_envs.clone(),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        self.mark_running(rec, pooled.client, pooled.pid).await
     }
 
     /// Writes the request's files and runs its setup commands, logging their output.

@@ -6,6 +6,7 @@
 //! - removing a sandbox from `live` is the commit point of a kill: whoever removes it tears it down,
 //!   so the reaper, a DELETE and the death monitor never race each other into a double teardown.
 
+mod code;
 mod commands;
 mod create;
 mod delete;
@@ -14,6 +15,7 @@ mod files;
 mod git;
 mod keepalive;
 mod monitor;
+mod pool;
 mod reaper;
 mod reconcile;
 mod route;
@@ -21,6 +23,10 @@ mod route_signed;
 mod shell;
 mod template_info;
 
+pub use code::{
+    CodeContext, CodeError, CodeEvent, CodeLanguage, CodeOutput, CodeResult, CodeSpec, CodeStream,
+    DEFAULT_CODE_TIMEOUT_MS,
+};
 pub use commands::{
     parse_signal, CommandLogReader, CommandOutput, CommandStatus, OutputChunk, OutputStream,
     RETAINED_OUTPUT_BYTES,
@@ -29,8 +35,9 @@ pub use create::CreateSandbox;
 pub use exec::{ExecCommand, ExecEvent, ExecExit, ExecOutput, ExecSpec, ExecStream};
 pub use files::{DirEntry, EntryKind};
 pub use git::{Cloned, GitClone};
-pub use shell::{ShellEvent, ShellSession, ShellSpec};
+pub use pool::{PoolSettings, PoolStatus, PooledSandbox, MAX_POOL_SIZE};
 pub use route::AgentRoute;
+pub use shell::{ShellEvent, ShellSession, ShellSpec};
 
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventLog;
@@ -55,6 +62,8 @@ pub struct CoreConfig {
     pub boot_timeout: Duration,
     /// Auto-kill timeout when a create names none.
     pub default_timeout_secs: u64,
+    /// Where warm-pool settings persist (`<data>/pools.json`).
+    pub pools_file: PathBuf,
 }
 
 /// A running sandbox as the data path needs it.
@@ -73,6 +82,7 @@ pub(crate) struct Inner {
     pub(crate) catalog: Catalog,
     pub(crate) events: EventLog,
     pub(crate) live: RwLock<HashMap<String, Arc<Live>>>,
+    pub(crate) pools: pool::Pools,
 }
 
 /// Sandbox use cases. Cheap to clone.
@@ -99,10 +109,12 @@ impl SandboxService {
                 catalog,
                 events,
                 live: RwLock::new(HashMap::new()),
+                pools: pool::Pools::default(),
             }),
         };
         svc.reconcile().await?;
         reaper::spawn(svc.clone());
+        svc.start_pools();
         Ok(svc)
     }
 

@@ -1,6 +1,7 @@
 //! The router: `/healthz` is open, everything under `/v1` requires an API key. Each resource has
 //! its own module exporting `router()`.
 
+pub(crate) mod code;
 pub(crate) mod commands;
 pub(crate) mod exec;
 pub(crate) mod files;
@@ -8,9 +9,10 @@ pub(crate) mod git;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod metrics;
+pub(crate) mod pools;
 pub(crate) mod sandboxes;
-pub(crate) mod templates;
 pub(crate) mod shell;
+pub(crate) mod templates;
 
 use crate::auth::require_key;
 use crate::error::ApiError;
@@ -32,11 +34,13 @@ pub(crate) fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(sandboxes::router())
         .merge(exec::router())
+        .merge(code::router())
         .merge(commands::router())
         .merge(shell::router())
         .merge(git::router())
         .merge(files::router())
         .merge(keys::router())
+        .merge(pools::router())
         .merge(templates::router())
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
         .route_layer(axum::middleware::from_fn_with_state(
