@@ -6,6 +6,7 @@ mod bench;
 mod config;
 mod files;
 mod output;
+mod pool;
 mod sandbox;
 mod shell;
 mod template;
@@ -47,6 +48,9 @@ enum Command {
     /// Build, import, pull, list and remove templates.
     #[command(subcommand, visible_alias = "tpl")]
     Template(template::TemplateCmd),
+    /// Warm pools: keep sandboxes of a template booted ahead of demand.
+    #[command(subcommand)]
+    Pool(pool::PoolCmd),
     /// Benchmark Cove against same-run baselines (`cove bench --help` for options).
     #[command(disable_help_flag = true)]
     Bench {
@@ -90,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(cmd) => sandbox::run(&connect(url, api_key, json)?, cmd),
         Command::Files(cmd) => files::run(&connect(url, api_key, json)?, cmd),
         Command::Template(cmd) => template::run(&connect(url, api_key, json)?, cmd),
+        Command::Pool(cmd) => pool::run(&connect(url, api_key, json)?, cmd),
         Command::Bench { mut args } => {
             args.insert(0, "bench".into());
             Ok(bench::main_with_args(args))

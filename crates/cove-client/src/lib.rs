@@ -3,6 +3,7 @@
 //! the server's.
 
 mod error;
+mod pools;
 mod templates;
 
 use std::collections::BTreeMap;

@@ -265,6 +265,12 @@ impl SandboxService {
             .into_iter()
             .filter(|s| s.template_id == rec.id)
             .count();
+        if self.pools().iter().any(|p| p.template_id == rec.id) {
+            return Err(CoreError::precondition(format!(
+                "template '{}' has a warm pool; delete the pool first (DELETE /v1/pools/{})",
+                rec.name, rec.name
+            )));
+        }
         if users > 0 {
             return Err(CoreError::precondition(format!(
                 "template '{}' is used by {users} live sandbox(es)",
