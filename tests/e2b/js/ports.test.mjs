@@ -7,7 +7,8 @@ import { T, newSandbox, poll } from './helpers.mjs';
 let sbx;
 before(async () => {
   sbx = await newSandbox();
-  await sbx.files.write('/home/user/www/index.html', 'hello from port 8000');
+  // the page is written by a command, so these tests depend on port routing only
+  await sbx.commands.run("mkdir -p /home/user/www && printf 'hello from port 8000' > /home/user/www/index.html");
   await sbx.commands.run('python3 -m http.server 8000 --bind 127.0.0.1', {
     cwd: '/home/user/www',
     background: true,

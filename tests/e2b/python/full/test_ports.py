@@ -11,7 +11,8 @@ from conftest import poll
 @pytest.fixture(scope="module")
 def web(sbx):
     """python3's http.server on port 8000 inside the sandbox, serving a known file."""
-    sbx.files.write("/home/user/www/index.html", "hello from port 8000")
+    # the page is written by a command, so these tests depend on port routing only
+    sbx.commands.run("mkdir -p /home/user/www && printf 'hello from port 8000' > /home/user/www/index.html")
     h = sbx.commands.run(
         "python3 -m http.server 8000 --bind 127.0.0.1", cwd="/home/user/www", background=True, timeout=0
     )
