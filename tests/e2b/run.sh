@@ -49,6 +49,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 url=http://127.0.0.1:$port
 key=e2b_$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
 server_pid=
+log_shown=
 
 # Deletes every sandbox the server still knows (the tests clean up after themselves; this catches
 # whatever a crashed test left behind), then stops the server and removes the data dir.
@@ -84,7 +85,7 @@ EOF
     kill -KILL "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null
   fi
-  if [ "$rc" -ne 0 ] && [ -f "$work/server.log" ]; then
+  if [ "$rc" -ne 0 ] && [ -z "$log_shown" ] && [ -f "$work/server.log" ]; then
     echo "e2b: last lines of the server log ($work/server.log):" >&2
     tail -n 40 "$work/server.log" >&2
   fi
@@ -215,6 +216,12 @@ for s in "${py_suites[@]}"; do
 done
 case " $suites " in *" js "*) run_js ;; esac
 
+if [ "$overall" -ne 0 ]; then
+  echo
+  echo "=== last lines of the server log ($work/server.log)"
+  sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | tail -n 40
+  log_shown=1
+fi
 echo
 echo "=== E2B SDK conformance ($(($(date +%s) - start)) s)"
 for line in "${summary[@]}"; do echo "$line"; done
