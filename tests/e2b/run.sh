@@ -105,7 +105,8 @@ echo "e2b: starting $cove serve on $url (data $data)"
   >"$work/server.log" 2>&1 &
 server_pid=$!
 for i in $(seq 600); do
-  if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then break; fi
+  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "$url/healthz" 2>/dev/null; then break; fi
   if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "e2b: cove serve exited during startup" >&2
     exit 1
