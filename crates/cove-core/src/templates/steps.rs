@@ -225,11 +225,13 @@ impl<'a> Builder<'a> {
                 ..Default::default()
             });
         }
+        // Steps start as root, as on a bootstrapped base; the template's recorded user is a
+        // default for sandboxes (and is inferred again at the end from /etc/passwd).
         Ok(Built {
             layers: src.layers,
             host_base: src.host_base,
             env: rec.envs,
-            user: src.user,
+            user: None,
             workdir: src.workdir,
             start: src.start,
             ready: src.ready,
@@ -279,6 +281,14 @@ impl<'a> Builder<'a> {
             rootfs
                 .ro_binds
                 .push(("/etc/resolv.conf".into(), "/etc/resolv.conf".into()));
+        }
+        // Build steps use the host's network, so they trust what the host trusts there (e.g. an
+        // egress proxy's CA). Only over an existing bundle, so no mount point lands in the layer.
+        let bundle = "etc/ssl/certs/ca-certificates.crt";
+        let host_bundle = Path::new("/").join(bundle);
+        if host_bundle.is_file() && cove_image::find_in_layers(&rootfs.lower_dirs, bundle).is_some()
+        {
+            rootfs.ro_binds.push((host_bundle.clone(), host_bundle));
         }
         let id = cove_types::new_sandbox_id();
         let token = cove_types::new_secret(32);
