@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use flate2::write::{GzDecoder, GzEncoder};
@@ -296,9 +297,36 @@ pub async fn upload(State(st): State<Shared>, req: Request) -> Result<Response, 
 
     let mut results = Vec::new();
     if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = multer::parse_boundary(content_type)
             .map_err(|e| HttpError::bad_request(format!("invalid multipart body: {e}")))?;
+        // The body is shared with the multipart parser so that whatever follows the closing
+        // boundary (the chunked terminator, an epilogue) can be read to the end before answering:
+        // replying with unread request bytes makes the kernel reset the connection, and the
+        // client then loses the response.
+        let body = Arc::new(tokio::sync::Mutex::new(req.into_body()));
+        let shared = body.clone();
+        let stream = futures_util::stream::unfold(shared, |b| async move {
+            let next = {
+                let mut guard = b.lock().await;
+                loop {
+                    match guard.frame().await {
+                        None => break None,
+                        Some(Err(e)) => break Some(Err(std::io::Error::other(e.to_string()))),
+                        Some(Ok(f)) => {
+                            if let Ok(d) = f.into_data() {
+                                break Some(Ok(d));
+                            }
+                        }
+                    }
+                }
+            };
+            next.map(|item| (item, b))
+        });
+        let mut mp = multer::Multipart::new(stream, boundary);
         let mut seen = HashSet::new();
         let mut first = true;
         while let Some(mut field) = mp
@@ -334,6 +362,13 @@ pub async fn upload(State(st): State<Shared>, req: Request) -> Result<Response, 
             }
             up.finish().await?;
             results.push(written(&path, &metadata));
+        }
+        drop(mp);
+        let mut rest = body.lock().await;
+        while let Some(frame) = rest.frame().await {
+            if frame.is_err() {
+                break;
+            }
         }
     } else {
         let raw = query_path.ok_or_else(|| HttpError::bad_request("path is required"))?;

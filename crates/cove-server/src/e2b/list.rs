@@ -40,17 +40,35 @@ fn percent_decode(s: &str) -> E2bResult<String> {
     String::from_utf8(out).map_err(|_| E2bError::invalid(format!("metadata: {s:?} is not UTF-8")))
 }
 
+/// Undoes the SDKs' per-key/value encoding. The spec describes one layer, but the released SDKs
+/// encode keys and values before urlencoding the whole string, and their HTTP clients encode the
+/// `%` signs once more, so a value can arrive with two layers left after query decoding. A
+/// second layer is removed only when it is really there (escapes that decode to valid UTF-8).
+fn decode_layers(s: &str) -> E2bResult<String> {
+    let once = percent_decode(s)?;
+    let has_escape = once
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+    if has_escape {
+        if let Ok(twice) = percent_decode(&once) {
+            return Ok(twice);
+        }
+    }
+    Ok(once)
+}
+
 /// `metadata=k%3Dv%26k2%3Dv2` → `{k: v, k2: v2}` (an AND of exact matches).
 fn parse_metadata(v: &str, into: &mut BTreeMap<String, String>) -> E2bResult<()> {
     for pair in v.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
             E2bError::invalid(format!("metadata filter {pair:?} must be key=value"))
         })?;
-        let k = percent_decode(k)?;
+        let k = decode_layers(k)?;
         if k.is_empty() {
             return Err(E2bError::invalid("metadata filter keys must not be empty"));
         }
-        into.insert(k, percent_decode(v)?);
+        into.insert(k, decode_layers(v)?);
     }
     Ok(())
 }
@@ -263,5 +281,15 @@ mod tests {
         assert!(q(&[("startedAfter", "yesterday")]).is_err());
         assert!(q(&[("bogus", "1")]).is_err());
         assert!(q(&[("metadata", "novalue")]).is_err());
+    }
+
+    #[test]
+    fn metadata_as_the_sdks_send_it() {
+        // What e2b 2.63 / e2b@2.51 put on the wire for {"k1": "v 1", "k3": "é"}, after the one
+        // layer of query decoding the framework does.
+        let parsed = q(&[("metadata", "k1=v%25201&k3=%25C3%25A9")]);
+        let m = parsed.map(|p| p.filter.metadata).unwrap_or_default();
+        assert_eq!(m.get("k1").map(String::as_str), Some("v 1"));
+        assert_eq!(m.get("k3").map(String::as_str), Some("é"));
     }
 }

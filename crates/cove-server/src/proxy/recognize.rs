@@ -194,6 +194,11 @@ pub(crate) fn recognize(
         let (id, port, uri) = r?;
         return Ok(Target::Sandbox { id, port, uri });
     }
+    // The E2B REST API is always API traffic: some SDK versions (e.g. 2.20) send the sandbox
+    // headers on control-plane calls such as `POST /sandboxes/{id}/connect` too.
+    if uri.path().starts_with("/e2b/") {
+        return Ok(Target::Api);
+    }
     if let Some(r) = by_headers(headers) {
         let (id, port) = r?;
         return Ok(Target::Sandbox {
