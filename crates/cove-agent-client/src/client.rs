@@ -130,6 +130,19 @@ async fn error_from(resp: Response<Incoming>) -> AgentError {
     AgentError::Http { status, message }
 }
 
+/// How long to wait for the end of a body after its last message: the agent closes the stream
+/// right after the end-stream envelope, so this only matters if it misbehaves.
+const BODY_END_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Reads a body to its end so its keep-alive connection can carry the next exchange (a body
+/// dropped before its end closes the connection instead).
+async fn finish_body(body: &mut Incoming) {
+    let _ = tokio::time::timeout(BODY_END_WAIT, async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
+}
+
 /// Server-streamed process events of `Start`/`Connect`.
 pub struct EventStream {
     body: Incoming,
@@ -149,6 +162,7 @@ impl EventStream {
                 Ok(Some(frame)) => {
                     if frame.is_end_stream() {
                         self.done = true;
+                        finish_body(&mut self.body).await;
                         let end: EndStream =
                             serde_json::from_slice(&frame.payload).unwrap_or_default();
                         return end.error.map(|e| Err(AgentError::Rpc(e)));
@@ -361,8 +375,9 @@ impl AgentClient {
     /// `GET /health`: Ok when the agent answers 2xx.
     pub async fn health(&self) -> AgentResult<()> {
         let req = Self::build(self.request(Method::GET, "/health", None), empty())?;
-        let resp = self.send(req).await?;
+        let mut resp = self.send(req).await?;
         if resp.status().is_success() {
+            finish_body(resp.body_mut()).await;
             Ok(())
         } else {
             Err(error_from(resp).await)
@@ -375,8 +390,9 @@ impl AgentClient {
         let b = self
             .request(Method::POST, "/init", None)
             .header(http::header::CONTENT_TYPE, JSON);
-        let resp = self.send(Self::build(b, full(body))?).await?;
+        let mut resp = self.send(Self::build(b, full(body))?).await?;
         if resp.status().is_success() {
+            finish_body(resp.body_mut()).await;
             Ok(())
         } else {
             Err(error_from(resp).await)
@@ -582,10 +598,11 @@ impl AgentClient {
     }
 
     async fn code_no_content(&self, method: Method, uri: &str) -> AgentResult<()> {
-        let resp = self
+        let mut resp = self
             .send(Self::build(self.request(method, uri, None), empty())?)
             .await?;
         if resp.status().is_success() {
+            finish_body(resp.body_mut()).await;
             Ok(())
         } else {
             Err(error_from(resp).await)

@@ -25,6 +25,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::users::User;
@@ -548,33 +549,40 @@ impl ProcessTable {
             .map(|(fd, stream)| tokio::spawn(read_loop(proc.clone(), fd, stream)))
             .collect();
 
-        if let Some(deadline) = spec.deadline {
-            let p = proc.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(deadline).await;
-                if p.end_event().is_none() {
-                    p.deadline_hit.store(true, Ordering::SeqCst);
-                    let _ = p.signal(Signal::SIGKILL);
-                }
-            });
-        }
-
         let table = self.clone();
         let p = proc.clone();
+        let deadline = spec.deadline;
         tokio::spawn(async move {
-            let end = exit_rx.await.unwrap_or_default();
-            let mut readers = readers;
-            let drained = tokio::time::timeout(DRAIN_GRACE, async {
-                for r in readers.iter_mut() {
-                    let _ = r.await;
+            let ended = async {
+                let end = exit_rx.await.unwrap_or_default();
+                let mut readers = readers;
+                let drained = tokio::time::timeout(DRAIN_GRACE, async {
+                    for r in readers.iter_mut() {
+                        let _ = r.await;
+                    }
+                })
+                .await;
+                if drained.is_err() {
+                    for r in &readers {
+                        r.abort();
+                    }
                 }
-            })
-            .await;
-            if drained.is_err() {
-                for r in &readers {
-                    r.abort();
-                }
-            }
+                end
+            };
+            tokio::pin!(ended);
+            // The deadline lives in this task rather than its own: a finished process must not
+            // leave a timer (and its `Proc`) behind for the rest of the deadline.
+            let end = match deadline {
+                None => ended.await,
+                Some(d) => tokio::select! {
+                    end = &mut ended => end,
+                    _ = tokio::time::sleep(d) => {
+                        p.deadline_hit.store(true, Ordering::SeqCst);
+                        let _ = p.signal(Signal::SIGKILL);
+                        ended.await
+                    }
+                },
+            };
             lock(&p.stdin).take();
             table.finish(&p, end);
         });
@@ -589,11 +597,16 @@ impl ProcessTable {
             let subs = std::mem::take(&mut out.subs);
             out.end = Some(end.clone());
             // Listeners that joined before the end get it through their channel; later ones see
-            // `out.end`. Sending from a task keeps this function free of awaits under the locks.
-            if !subs.is_empty() {
-                let ev = ProcessEvent::end(end);
+            // `out.end`. Only a listener whose channel is full waits, in a task, which keeps this
+            // function free of awaits under the locks; the rest get the end without a task hop.
+            let ev = ProcessEvent::end(end);
+            let full: Vec<_> = subs
+                .into_iter()
+                .filter(|s| matches!(s.try_send(ev.clone()), Err(TrySendError::Full(_))))
+                .collect();
+            if !full.is_empty() {
                 tokio::spawn(async move {
-                    for s in subs {
+                    for s in full {
                         let _ = s.send(ev.clone()).await;
                     }
                 });

@@ -1,10 +1,13 @@
 //! User and group lookup by parsing the sandbox's own /etc/passwd and /etc/group. The agent is a
 //! static binary running inside arbitrary root filesystems, so NSS is neither available nor wanted:
-//! the files of the sandbox are the source of truth, re-read on every lookup so users added by a
-//! template or at run time are picked up.
+//! the files of the sandbox are the source of truth. Lookups are cached per file version (inode,
+//! size, mtime), so users added by a template or at run time are still picked up while the
+//! per-exec cost is two `stat`s instead of reading and parsing both files.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 const PASSWD: &str = "/etc/passwd";
 const GROUP: &str = "/etc/group";
@@ -64,9 +67,45 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Identifies one version of a file; `None` when it does not exist.
+type Stamp = Option<(u64, u64, u64, i64, i64)>;
+
+fn stamp(path: &str) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+/// Users already resolved from the passwd/group versions in `stamps`.
+struct Cache {
+    stamps: (Stamp, Stamp),
+    users: HashMap<String, User>,
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
 /// Looks a user up by name. `root` always exists, even in images without /etc/passwd.
 pub fn lookup(name: &str) -> Result<User, UserError> {
-    lookup_in(name, &read(PASSWD), &read(GROUP))
+    let stamps = (stamp(PASSWD), stamp(GROUP));
+    // A poisoned cache is simply rebuilt.
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.as_ref().is_some_and(|c| c.stamps != stamps) {
+        *cache = None;
+    }
+    if let Some(u) = cache.as_ref().and_then(|c| c.users.get(name)) {
+        return Ok(u.clone());
+    }
+    let user = lookup_in(name, &read(PASSWD), &read(GROUP))?;
+    // Re-stat after reading: a file that changed meanwhile must not be cached under the old stamp.
+    if (stamp(PASSWD), stamp(GROUP)) == stamps {
+        cache
+            .get_or_insert_with(|| Cache {
+                stamps,
+                users: HashMap::new(),
+            })
+            .users
+            .insert(name.to_string(), user.clone());
+    }
+    Ok(user)
 }
 
 fn lookup_in(name: &str, passwd: &str, group: &str) -> Result<User, UserError> {

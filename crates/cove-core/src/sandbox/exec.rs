@@ -146,26 +146,33 @@ impl SandboxService {
     }
 
     pub(crate) async fn exec_on(&self, live: &Live, spec: ExecSpec) -> CoreResult<ExecOutput> {
-        let cap = spec.output_cap.unwrap_or(DEFAULT_CAP);
-        let mut stream = self.start_exec(live, spec).await?;
-        let mut out = ExecOutput::default();
-        while let Some(ev) = stream.next().await {
-            match ev {
-                ExecEvent::Stdout(b) => append_capped(&mut out.stdout, &b, cap, &mut out.truncated),
-                ExecEvent::Stderr(b) => append_capped(&mut out.stderr, &b, cap, &mut out.truncated),
-                ExecEvent::Exit(exit) => {
-                    out.exit_code = exit.exit_code;
-                    out.duration_ms = exit.duration_ms;
-                    out.timed_out = exit.timed_out;
-                    return Ok(out);
-                }
-                ExecEvent::Failed(e) => return Err(e),
-            }
+        let mut collect = Collect {
+            cap: spec.output_cap.unwrap_or(DEFAULT_CAP),
+            out: ExecOutput::default(),
+            result: None,
+        };
+        let started = self.begin_exec(live, spec).await?;
+        let mut guard = KillOnDrop(Some((started.client.clone(), started.pid)));
+        // Run to completion in this task: a waiting caller needs no driver task and no channel.
+        started.drive(&mut collect).await;
+        guard.0 = None;
+        match collect.result {
+            Some(Ok(())) => Ok(collect.out),
+            Some(Err(e)) => Err(e),
+            None => Err(CoreError::internal("process stream ended without an exit")),
         }
-        Err(CoreError::internal("process stream ended without an exit"))
     }
 
     pub(crate) async fn start_exec(&self, live: &Live, spec: ExecSpec) -> CoreResult<ExecStream> {
+        let started = self.begin_exec(live, spec).await?;
+        let pid = started.pid;
+        let (mut tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move { started.drive(&mut tx).await });
+        Ok(ExecStream { pid, rx })
+    }
+
+    /// Starts the process and waits for its `start` event (and feeds stdin).
+    async fn begin_exec(&self, live: &Live, spec: ExecSpec) -> CoreResult<Started> {
         let (cmd, args) = match &spec.command {
             ExecCommand::Shell(line) => {
                 if line.trim().is_empty() {
@@ -218,9 +225,90 @@ impl SandboxService {
         if let Some(input) = &spec.stdin {
             feed_stdin(&client, pid, input.clone()).await?;
         }
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(drive(client, stream, pid, started, timeout_ms, tx));
-        Ok(ExecStream { pid, rx })
+        Ok(Started {
+            client,
+            stream,
+            pid,
+            started,
+            timeout_ms,
+        })
+    }
+}
+
+/// A process whose `start` event has arrived.
+struct Started {
+    client: AgentClient,
+    stream: EventStream,
+    pid: u32,
+    started: Instant,
+    timeout_ms: u64,
+}
+
+/// Kills the process if a run-to-completion exec is abandoned (its caller went away), as the
+/// driver task of a streamed exec does when its receiver is gone.
+struct KillOnDrop(Option<(AgentClient, u32)>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some((client, pid)) = self.0.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { kill(&client, pid).await });
+            }
+        }
+    }
+}
+
+async fn kill(client: &AgentClient, pid: u32) {
+    let _ = client
+        .unary::<_, SendSignalResponse>(
+            "process.Process/SendSignal",
+            &SendSignalRequest {
+                process: Some(ProcessSelector::pid(pid)),
+                signal: Signal::Sigkill,
+            },
+            None,
+        )
+        .await;
+}
+
+/// Where [`Started::drive`] delivers events.
+trait Sink {
+    /// Hands over one event; false when the receiver has gone away.
+    async fn deliver(&mut self, ev: ExecEvent) -> bool;
+}
+
+impl Sink for mpsc::Sender<ExecEvent> {
+    async fn deliver(&mut self, ev: ExecEvent) -> bool {
+        self.send(ev).await.is_ok()
+    }
+}
+
+/// Collects a run-to-completion exec's output, capped per stream.
+struct Collect {
+    cap: usize,
+    out: ExecOutput,
+    result: Option<CoreResult<()>>,
+}
+
+impl Sink for Collect {
+    async fn deliver(&mut self, ev: ExecEvent) -> bool {
+        let out = &mut self.out;
+        match ev {
+            ExecEvent::Stdout(b) => {
+                append_capped(&mut out.stdout, &b, self.cap, &mut out.truncated)
+            }
+            ExecEvent::Stderr(b) => {
+                append_capped(&mut out.stderr, &b, self.cap, &mut out.truncated)
+            }
+            ExecEvent::Exit(exit) => {
+                out.exit_code = exit.exit_code;
+                out.duration_ms = exit.duration_ms;
+                out.timed_out = exit.timed_out;
+                self.result = Some(Ok(()));
+            }
+            ExecEvent::Failed(e) => self.result = Some(Err(e)),
+        }
+        true
     }
 }
 
@@ -252,89 +340,78 @@ async fn feed_stdin(client: &AgentClient, pid: u32, input: Vec<u8>) -> CoreResul
     Ok(())
 }
 
-/// Pumps agent events into the exec channel, enforcing the deadline from the control plane's side
-/// too (the agent kills at `Connect-Timeout-Ms`; this is the safety net). If the receiver goes
-/// away (a streaming client disconnected), the process is killed: an exec is not a background job.
-async fn drive(
-    client: AgentClient,
-    mut stream: EventStream,
-    pid: u32,
-    started: Instant,
-    timeout_ms: u64,
-    tx: mpsc::Sender<ExecEvent>,
-) {
-    let kill = |client: AgentClient| async move {
-        let _ = client
-            .unary::<_, SendSignalResponse>(
-                "process.Process/SendSignal",
-                &SendSignalRequest {
-                    process: Some(ProcessSelector::pid(pid)),
-                    signal: Signal::Sigkill,
-                },
-                None,
-            )
-            .await;
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms) + GRACE;
-    let exit = |exit_code: i32, timed_out: bool| {
-        ExecEvent::Exit(ExecExit {
-            exit_code,
-            duration_ms: started.elapsed().as_millis() as u64,
-            timed_out,
-        })
-    };
-    loop {
-        let next = tokio::time::timeout_at(deadline, stream.next()).await;
-        let ev = match next {
-            Err(_) => {
-                kill(client.clone()).await;
-                let _ = tx.send(exit(-1, true)).await;
-                return;
-            }
-            Ok(None) => {
-                let _ = tx
-                    .send(ExecEvent::Failed(CoreError::internal(
+impl Started {
+    /// Pumps agent events into `sink`, enforcing the deadline from the control plane's side too (the
+    /// agent kills at `Connect-Timeout-Ms`; this is the safety net). If the receiver goes away (a
+    /// streaming client disconnected), the process is killed: an exec is not a background job.
+    async fn drive(self, sink: &mut impl Sink) {
+        let Started {
+            client,
+            mut stream,
+            pid,
+            started,
+            timeout_ms,
+        } = self;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms) + GRACE;
+        let exit = |exit_code: i32, timed_out: bool| {
+            ExecEvent::Exit(ExecExit {
+                exit_code,
+                duration_ms: started.elapsed().as_millis() as u64,
+                timed_out,
+            })
+        };
+        loop {
+            let next = tokio::time::timeout_at(deadline, stream.next()).await;
+            let ev = match next {
+                Err(_) => {
+                    kill(&client, pid).await;
+                    sink.deliver(exit(-1, true)).await;
+                    return;
+                }
+                Ok(None) => {
+                    sink.deliver(ExecEvent::Failed(CoreError::internal(
                         "process stream ended without an end event",
                     )))
                     .await;
-                return;
-            }
-            Ok(Some(Err(e))) => {
-                let msg = if e.code() == cove_proto::Code::DeadlineExceeded {
-                    exit(-1, true)
-                } else {
-                    ExecEvent::Failed(e.into())
-                };
-                let _ = tx.send(msg).await;
-                return;
-            }
-            Ok(Some(Ok(ev))) => ev,
-        };
-        if let Some(d) = ev.data {
-            let chunks = [
-                d.stdout.map(ExecEvent::Stdout),
-                d.stderr.map(ExecEvent::Stderr),
-            ];
-            for c in chunks.into_iter().flatten() {
-                if tx.send(c).await.is_err() {
-                    kill(client.clone()).await;
                     return;
                 }
-            }
-        }
-        if let Some(end) = ev.end {
-            let mut timed_out =
-                !end.exited && started.elapsed() >= Duration::from_millis(timeout_ms);
-            // Drain to the end-stream so a deadline error right after `end` is seen.
-            while let Some(r) = stream.next().await {
-                if let Err(e) = r {
-                    if e.code() == cove_proto::Code::DeadlineExceeded {
-                        timed_out = true;
+                Ok(Some(Err(e))) => {
+                    let msg = if e.code() == cove_proto::Code::DeadlineExceeded {
+                        exit(-1, true)
+                    } else {
+                        ExecEvent::Failed(e.into())
+                    };
+                    sink.deliver(msg).await;
+                    return;
+                }
+                Ok(Some(Ok(ev))) => ev,
+            };
+            if let Some(d) = ev.data {
+                let chunks = [
+                    d.stdout.map(ExecEvent::Stdout),
+                    d.stderr.map(ExecEvent::Stderr),
+                ];
+                for c in chunks.into_iter().flatten() {
+                    if !sink.deliver(c).await {
+                        kill(&client, pid).await;
+                        return;
                     }
                 }
             }
-            let _ = tx.send(exit(end.exit_code, timed_out)).await;
-            return;
+            if let Some(end) = ev.end {
+                let mut timed_out =
+                    !end.exited && started.elapsed() >= Duration::from_millis(timeout_ms);
+                // Drain to the end-stream so a deadline error right after `end` is seen.
+                while let Some(r) = stream.next().await {
+                    if let Err(e) = r {
+                        if e.code() == cove_proto::Code::DeadlineExceeded {
+                            timed_out = true;
+                        }
+                    }
+                }
+                sink.deliver(exit(end.exit_code, timed_out)).await;
+                return;
+            }
         }
     }
 }
