@@ -12,6 +12,12 @@ impl Client {
         decode(self.send(rb)?)
     }
 
+    /// `GET /v1/pools/{template}`.
+    pub fn pool(&self, template: &str) -> Result<Pool> {
+        let rb = self.request(Method::GET, &["v1", "pools", template], &[])?;
+        decode(self.send(rb)?)
+    }
+
     /// `PUT /v1/pools/{template}`.
     pub fn set_pool(&self, template: &str, min_idle: u32, max: Option<u32>) -> Result<Pool> {
         let rb = self.request(Method::PUT, &["v1", "pools", template], &[])?;

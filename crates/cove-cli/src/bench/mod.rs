@@ -36,6 +36,9 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
     cold: usize,
+    /// Warm-pool creates, and the pool's `minIdle` while they run.
+    pool: usize,
+    pool_idle: u32,
     exec: usize,
     clients: usize,
     per_client: usize,
@@ -52,6 +55,8 @@ impl Plan {
         let p = if args.quick {
             Plan {
                 cold: 5,
+                pool: 5,
+                pool_idle: 2,
                 exec: 50,
                 clients: 8,
                 per_client: 10,
@@ -65,6 +70,8 @@ impl Plan {
         } else {
             Plan {
                 cold: 50,
+                pool: 50,
+                pool_idle: 5,
                 exec: 500,
                 clients: 8,
                 per_client: 100,

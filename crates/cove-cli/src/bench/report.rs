@@ -145,6 +145,15 @@ pub fn print(r: &Results) {
             "  concurrent total", t
         );
     }
+    if let Some(v) = r.metrics.get("pool_create_exec") {
+        println!(
+            "{:<24} {} hits, {} misses (minIdle {})",
+            "  pool claims",
+            v.get("hits").and_then(Json::as_u64).unwrap_or(0),
+            v.get("misses").and_then(Json::as_u64).unwrap_or(0),
+            v.get("min_idle").and_then(Json::as_u64).unwrap_or(0),
+        );
+    }
     println!();
     for k in VALUE_METRICS {
         if let Some(v) = r.metrics.get(k) {

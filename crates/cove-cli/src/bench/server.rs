@@ -243,11 +243,18 @@ fn runc_ids(data_dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Deletes every live sandbox of the server through its API.
+/// Deletes every pool and every live sandbox of the server through its API.
 fn delete_all(url: &str) -> usize {
     let Ok(client) = Client::new(url, Some(SYSTEM_KEY.into())) else {
         return 0;
     };
+    // Pooled sandboxes are not in the sandbox list; removing their pools destroys them, and
+    // must come first so the filler does not boot replacements meanwhile.
+    if let Ok(pools) = client.pools() {
+        for p in pools.items {
+            let _ = client.delete_pool(&p.template_id);
+        }
+    }
     let mut n = 0;
     for _ in 0..20 {
         let params = ListParams {

@@ -64,12 +64,9 @@ pub fn run_all(plan: Plan) -> anyhow::Result<Results> {
     eprintln!("server at {} (data in {})", srv.url, srv.tmp.display());
 
     baselines(&srv, plan, &mut r);
-    r.skipped.insert(
-        "pool_create_exec".into(),
-        "warm pools are not implemented yet".into(),
-    );
     let mut deletes = Vec::new();
     let cold_ids = cold(&srv, plan, &mut r, &mut deletes);
+    pool(&srv, plan, &mut r);
     exec(&srv, plan, &mut r);
     concurrent(&srv, plan, &mut r);
     files(&srv, plan, &mut r);
@@ -199,6 +196,98 @@ fn cold(
             .insert("cold_create_exec".into(), format!("{e:#}"));
     }
     ids
+}
+
+/// The template the pool suite pools (the one every other suite creates from).
+const POOL_TEMPLATE: &str = "base";
+/// How long a pool may take to fill before the suite gives up.
+const POOL_FILL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Polls the pool until it holds `min_idle` idle sandboxes and boots nothing; returns its status.
+fn wait_pool_full(c: &Client, min_idle: u32) -> anyhow::Result<cove_api::Pool> {
+    let deadline = Instant::now() + POOL_FILL_TIMEOUT;
+    loop {
+        let p = c.pool(POOL_TEMPLATE)?;
+        if p.idle >= min_idle && p.booting == 0 {
+            return Ok(p);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "pool did not fill within {}s (idle {}, booting {})",
+                POOL_FILL_TIMEOUT.as_secs(),
+                p.idle,
+                p.booting
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Create → first exec → delete against a full warm pool. The pool refills between samples, so
+/// each create should be a claim; the pool's `hits` counter tells whether it was, and only hits
+/// make up the metric (misses are counted and reported beside it).
+fn pool(srv: &BenchServer, plan: Plan, r: &mut Results) {
+    eprintln!(
+        "warm-pool create → first exec (N={}, minIdle {}) ...",
+        plan.pool, plan.pool_idle
+    );
+    let c = &srv.client;
+    let res = (|| -> anyhow::Result<Json> {
+        c.set_pool(POOL_TEMPLATE, plan.pool_idle, None)?;
+        let out = (|| -> anyhow::Result<Json> {
+            let t = Instant::now();
+            wait_pool_full(c, plan.pool_idle)?;
+            let fill = t.elapsed();
+            let (mut hits, mut misses, mut refills) = (vec![], vec![], vec![]);
+            for _ in 0..plan.pool {
+                let (before, refill) = timed(|| wait_pool_full(c, plan.pool_idle))?;
+                refills.push(refill);
+                let t = Instant::now();
+                let sb = c.create_sandbox(&create_req())?;
+                let ran = exec_true(c, &sb.id);
+                let d = t.elapsed();
+                let deleted = c.delete_sandbox(&sb.id);
+                ran?;
+                deleted?;
+                let after = c.pool(POOL_TEMPLATE)?;
+                if after.hits > before.hits {
+                    hits.push(d);
+                } else {
+                    misses.push(d);
+                }
+            }
+            let mut v = summary_json(&hits).context("no create was served by the pool")?;
+            v["hits"] = json!(hits.len());
+            v["misses"] = json!(misses.len());
+            v["min_idle"] = json!(plan.pool_idle);
+            if let Some(s) = summarize(&misses) {
+                v["misses_p50_ms"] = json!(s.p50);
+            }
+            r.details.insert(
+                "pool_fill_ms",
+                json!({
+                    "initial": round3(fill.as_secs_f64() * 1e3),
+                    "refill_wait": summary_json(&refills)?,
+                }),
+            );
+            Ok(v)
+        })();
+        // Removing the pool destroys its idle sandboxes; a failure here is left to the final
+        // sweep, which removes pools too.
+        let removed = c.delete_pool(POOL_TEMPLATE);
+        let v = out?;
+        removed?;
+        Ok(v)
+    })();
+    match res {
+        Ok(v) => {
+            r.metrics.insert("pool_create_exec", v);
+        }
+        Err(e) => {
+            r.skipped
+                .insert("pool_create_exec".into(), format!("{e:#}"));
+        }
+    }
 }
 
 fn exec(srv: &BenchServer, plan: Plan, r: &mut Results) {
