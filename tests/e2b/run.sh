@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # E2B conformance: drives a real `cove serve` with the official, unmodified E2B SDKs (Python and JS,
 # pinned versions) over its E2B surface (`/e2b/v1` REST API plus sandbox-traffic routing on the same
-# listener). Builds nothing: it takes the `cove` binary cargo built (scripts/test.sh runs the cargo
-# tests first). Needs root and runc like the integration tests.
+# listener), and with the official code-interpreter SDKs (`e2b-code-interpreter`,
+# `@e2b/code-interpreter`) over the code-interpreter protocol (port 49999, served by the agent).
+# Builds nothing: it takes the `cove` binary cargo built (scripts/test.sh runs the cargo tests
+# first). Needs root and runc like the integration tests.
 #
 #   bash tests/e2b/run.sh                 # every suite
-#   E2B_SUITES="py-2.63.0 js" bash ...    # a subset (py-<version>, js)
+#   E2B_SUITES="py-2.63.0 js" bash ...    # a subset (py-<version>, py-ci-<version>, js, js-ci)
 #   PYTEST_ARGS="-k files" bash ...       # extra pytest arguments (e.g. one test)
 #   NODE_TEST_ARGS="--test-name-pattern=pty" bash ...
 #
@@ -17,15 +19,21 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 here=$root/tests/e2b
 
-# Python SDK versions: name, requirements file, test directory.
-#  - 2.63.0: the current SDK, full suite.
-#  - 2.20.0: an older SDK for the routing fallbacks (see python/requirements-2.20.txt for why).
+# Python suites: E2B_SUITES name, summary label, SDK version, requirements file, test directory.
+#  - py-2.63.0: the current `e2b` SDK, full suite.
+#  - py-2.20.0: an older `e2b` SDK for the routing fallbacks (see python/requirements-2.20.txt).
+#  - py-ci-2.11.5: the `e2b-code-interpreter` SDK (its Sandbox defaults to template
+#    code-interpreter-v1, created below from `base`).
 py_suites=(
-  "2.63.0 python/requirements-2.63.txt python/full"
-  "2.20.0 python/requirements-2.20.txt python/smoke"
+  "py-2.63.0 e2b-python 2.63.0 python/requirements-2.63.txt python/full"
+  "py-2.20.0 e2b-python 2.20.0 python/requirements-2.20.txt python/smoke"
+  "py-ci-2.11.5 e2b-code-interpreter-python 2.11.5 python/requirements-code-interpreter-2.11.txt python/code_interpreter"
 )
+# JS suites share tests/e2b/js/node_modules (one package.json): `js` runs js/*.test.mjs with `e2b`,
+# `js-ci` runs js/code-interpreter/*.test.mjs with `@e2b/code-interpreter`.
 js_version=$(sed -n 's/.*"e2b": *"\([^"]*\)".*/\1/p' "$here/js/package.json")
-suites=${E2B_SUITES:-"$(for s in "${py_suites[@]}"; do printf 'py-%s ' "${s%% *}"; done)js"}
+js_ci_version=$(sed -n 's/.*"@e2b\/code-interpreter": *"\([^"]*\)".*/\1/p' "$here/js/package.json")
+suites=${E2B_SUITES:-"$(for s in "${py_suites[@]}"; do printf '%s ' "${s%% *}"; done)js js-ci"}
 
 target=${CARGO_TARGET_DIR:-target}
 case $target in /*) ;; *) target=$root/$target ;; esac
@@ -121,8 +129,8 @@ done
 # --- SDK environments (idempotent, cached) ---
 hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
-setup_venv() { # version requirements-file -> prints the venv dir
-  local v=$1 req=$here/$2 venv=$cache/venv-e2b-$1
+setup_venv() { # name requirements-file -> prints the venv dir
+  local req=$here/$2 venv=$cache/venv-e2b-$1
   local stamp; stamp="$(hash_of "$req") $(python3 -c 'import sys; print(sys.version.split()[0])')"
   if [ "$(cat "$venv/.cove-stamp" 2>/dev/null)" != "$stamp" ]; then
     echo "e2b: setting up $venv" >&2
@@ -163,12 +171,12 @@ record() { # label passed failed
   if [ "$3" -ne 0 ]; then overall=1; fi
 }
 
-run_python() { # version requirements dir
-  local v=$1 venv xml=$results/py-$1.xml rc=0
-  venv=$(setup_venv "$1" "$2")
-  echo "=== e2b-python $v ($3)"
+run_python() { # name label version requirements dir
+  local name=$1 label=$2 v=$3 req=$4 dir=$5 venv xml=$results/$1.xml rc=0
+  venv=$(setup_venv "${name#py-}" "$req")
+  echo "=== $label $v ($dir)"
   # shellcheck disable=SC2086
-  (cd "$here/$3" && timeout --kill-after=30 900 "$venv/bin/python" -m pytest -p no:cacheprovider \
+  (cd "$here/$dir" && timeout --kill-after=30 900 "$venv/bin/python" -m pytest -p no:cacheprovider \
     -rfE --timeout=180 --junitxml="$xml" ${PYTEST_ARGS:-}) || rc=$?
   local counts
   counts=$(python3 - "$xml" <<'EOF'
@@ -190,15 +198,15 @@ EOF
   local passed=${counts% *} failed=${counts#* }
   # pytest failed without reporting a failing test (collection error, crash, time limit)
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-  record "e2b-python $v" "$passed" "$failed"
+  record "$label $v" "$passed" "$failed"
 }
 
-run_js() {
-  local log=$results/js.log rc=0
+run_js() { # name label version dir
+  local log=$results/$1.log label=$2 v=$3 dir=$4 rc=0
   setup_node
-  echo "=== e2b-js $js_version (js)"
+  echo "=== $label $v ($dir)"
   # shellcheck disable=SC2086
-  (cd "$here/js" && timeout --kill-after=30 900 node --test --test-concurrency=1 \
+  (cd "$here/$dir" && timeout --kill-after=30 900 node --test --test-concurrency=1 \
     --test-timeout=600000 --test-reporter=spec ${NODE_TEST_ARGS:-} ./*.test.mjs) 2>&1 |
     tee "$log" || rc=$?
   local passed failed
@@ -207,15 +215,71 @@ run_js() {
   passed=${passed:-0}
   failed=${failed:-0}
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-  record "e2b-js $js_version" "$passed" "$failed"
+  record "$label $v" "$passed" "$failed"
+}
+
+# The code-interpreter SDKs create sandboxes from `code-interpreter-v1`; Cove strips the `-vN`
+# suffix, so a template named `code-interpreter` (here: `base` as is, whose read-only /usr is the
+# host's, with ipykernel, numpy and matplotlib from scripts/test-deps.sh) is what they get.
+# Returns 0 once the template is ready; otherwise explains (with the build log) on stderr.
+create_ci_template() {
+  echo "e2b: building template code-interpreter (from base, no steps)"
+  python3 - "$url" "$key" <<'EOF'
+import json, sys, time, urllib.error, urllib.request
+url, key = sys.argv[1], sys.argv[2]
+def call(method, path, body=None, raw=False):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method, headers={
+        "Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        out = r.read()
+        return out.decode(errors="replace") if raw else (json.loads(out) if out else None)
+try:
+    call("POST", "/v1/templates",
+         {"name": "code-interpreter", "recipe": {"from": {"template": "base"}, "steps": []}})
+except urllib.error.HTTPError as e:
+    print(f"e2b: POST /v1/templates: {e.code} {e.read().decode(errors='replace')}", file=sys.stderr)
+    sys.exit(1)
+deadline = time.monotonic() + 300
+status = None
+while time.monotonic() < deadline:
+    t = call("GET", "/v1/templates/code-interpreter")
+    status = t.get("status")
+    if status == "ready":
+        sys.exit(0)
+    if status == "error":
+        break
+    time.sleep(0.5)
+print(f"e2b: template code-interpreter is {status!r}, not ready; build log:", file=sys.stderr)
+try:
+    print(call("GET", "/v1/templates/code-interpreter/build-log", raw=True), file=sys.stderr)
+except Exception as e:
+    print(f"  (no build log: {e})", file=sys.stderr)
+sys.exit(1)
+EOF
 }
 
 start=$(date +%s)
+ci_template=ok
+case " $suites " in
+  *" py-ci-"* | *" js-ci "*) create_ci_template || ci_template= ;;
+esac
 for s in "${py_suites[@]}"; do
-  read -r v req dir <<<"$s"
-  case " $suites " in *" py-$v "*) run_python "$v" "$req" "$dir" ;; esac
+  read -r name label v req dir <<<"$s"
+  case " $suites " in *" $name "*) ;; *) continue ;; esac
+  case $name in
+    py-ci-*) if [ -z "$ci_template" ]; then record "$label $v" 0 1; continue; fi ;;
+  esac
+  run_python "$name" "$label" "$v" "$req" "$dir"
 done
-case " $suites " in *" js "*) run_js ;; esac
+case " $suites " in *" js "*) run_js js e2b-js "$js_version" js ;; esac
+case " $suites " in *" js-ci "*)
+  if [ -n "$ci_template" ]; then
+    run_js js-ci e2b-code-interpreter-js "$js_ci_version" js/code-interpreter
+  else
+    record "e2b-code-interpreter-js $js_ci_version" 0 1
+  fi ;;
+esac
 
 if [ "$overall" -ne 0 ]; then
   echo
