@@ -259,7 +259,10 @@ pub async fn run(kernel: &Kernel, language: &str, ex: Execution, out: &Emitter) 
 async fn execute(kernel: &Kernel, ex: &Execution, out: &Emitter) -> Result<bool, KernelError> {
     let content = json!({
         "code": ex.code, "silent": false, "store_history": true,
-        "user_expressions": {}, "allow_stdin": false, "stop_on_error": true,
+        // Executions of a context are already serialised by the agent; with stop_on_error the
+        // kernel would abort the request queued right behind a failed (e.g. interrupted) cell,
+        // and the caller would see an empty "success".
+        "user_expressions": {}, "allow_stdin": false, "stop_on_error": false,
     });
     let (msg_id, mut rx) = kernel.request("execute_request", &content).await?;
     let res = pump(kernel, ex, out, &mut rx).await;
@@ -359,6 +362,16 @@ async fn pump(
     if let Some(r) = reply {
         if r["status"] == "error" && !error_sent && !client_gone {
             out.emit(error_line(&r)).await;
+        }
+        // An aborted cell never ran: say so rather than report an empty success.
+        if r["status"] == "aborted" && !client_gone {
+            out.emit(json!({
+                "type": "error",
+                "name": "ExecutionAborted",
+                "value": "the kernel aborted this execution without running it; run it again",
+                "traceback": "",
+            }))
+            .await;
         }
     }
     Ok(timed_out)
