@@ -3,7 +3,7 @@
 //! clients can disconnect, list, read logs (or follow them), send stdin and signals. State lives
 //! with the sandbox's live handle and disappears with the sandbox.
 
-use super::exec::{ExecCommand, ExecSpec};
+use super::exec::ExecSpec;
 use super::{Live, SandboxService};
 use crate::error::{CoreError, CoreResult};
 use chrono::{DateTime, Utc};
@@ -209,17 +209,7 @@ impl SandboxService {
         tag: Option<String>,
     ) -> CoreResult<CommandStatus> {
         let live = self.agent(id).await?;
-        let (cmd, args) = match &spec.command {
-            ExecCommand::Shell(line) if !line.trim().is_empty() => (
-                "/bin/bash".to_string(),
-                vec!["-l".into(), "-c".into(), line.clone()],
-            ),
-            ExecCommand::Argv { cmd, args } if !cmd.is_empty() => (cmd.clone(), args.clone()),
-            _ => return Err(CoreError::invalid("command must not be empty")),
-        };
-        for k in spec.envs.keys() {
-            super::create::validate_env_key(k)?;
-        }
+        let (cmd, args) = super::exec::argv(&spec)?;
         let req = StartRequest {
             process: Some(ProcessConfig {
                 cmd: cmd.clone(),
@@ -232,14 +222,7 @@ impl SandboxService {
             stdin: Some(true),
         };
         let mut stream = live.client.start(&req, spec.user.as_deref(), None).await?;
-        let pid = match stream.next().await {
-            Some(Ok(ev)) => ev
-                .start
-                .map(|s| s.pid)
-                .ok_or_else(|| CoreError::internal("agent stream did not begin with start"))?,
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err(CoreError::internal("agent stream ended before start")),
-        };
+        let pid = super::exec::first_start(&mut stream).await?;
         let status = CommandStatus {
             pid,
             tag,

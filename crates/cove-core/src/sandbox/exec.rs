@@ -173,26 +173,7 @@ impl SandboxService {
 
     /// Starts the process and waits for its `start` event (and feeds stdin).
     async fn begin_exec(&self, live: &Live, spec: ExecSpec) -> CoreResult<Started> {
-        let (cmd, args) = match &spec.command {
-            ExecCommand::Shell(line) => {
-                if line.trim().is_empty() {
-                    return Err(CoreError::invalid("command must not be empty"));
-                }
-                (
-                    "/bin/bash".to_string(),
-                    vec!["-l".into(), "-c".into(), line.clone()],
-                )
-            }
-            ExecCommand::Argv { cmd, args } => {
-                if cmd.is_empty() {
-                    return Err(CoreError::invalid("cmd must not be empty"));
-                }
-                (cmd.clone(), args.clone())
-            }
-        };
-        for k in spec.envs.keys() {
-            super::create::validate_env_key(k)?;
-        }
+        let (cmd, args) = argv(&spec)?;
         let timeout_ms = spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if timeout_ms == 0 {
             return Err(CoreError::invalid("timeoutMs must be greater than 0"));
@@ -213,15 +194,7 @@ impl SandboxService {
         let mut stream = client
             .start(&req, spec.user.as_deref(), Some(timeout_ms))
             .await?;
-        // The first event is `start`; anything else before it is a protocol error.
-        let pid = match stream.next().await {
-            Some(Ok(ev)) => match ev.start {
-                Some(s) => s.pid,
-                None => return Err(CoreError::internal("agent stream did not begin with start")),
-            },
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err(CoreError::internal("agent stream ended before start")),
-        };
+        let pid = first_start(&mut stream).await?;
         if let Some(input) = &spec.stdin {
             feed_stdin(&client, pid, input.clone()).await?;
         }
@@ -413,6 +386,36 @@ impl Started {
                 return;
             }
         }
+    }
+}
+
+/// The program and arguments of an exec-like request (a shell line runs under `bash -l -c`), after
+/// checking the command and the env names.
+pub(crate) fn argv(spec: &ExecSpec) -> CoreResult<(String, Vec<String>)> {
+    for k in spec.envs.keys() {
+        super::create::validate_env_key(k)?;
+    }
+    match &spec.command {
+        ExecCommand::Shell(line) if !line.trim().is_empty() => Ok((
+            "/bin/bash".to_string(),
+            vec!["-l".into(), "-c".into(), line.clone()],
+        )),
+        ExecCommand::Shell(_) => Err(CoreError::invalid("command must not be empty")),
+        ExecCommand::Argv { cmd, args } if !cmd.is_empty() => Ok((cmd.clone(), args.clone())),
+        ExecCommand::Argv { .. } => Err(CoreError::invalid("cmd must not be empty")),
+    }
+}
+
+/// Reads a process stream's first event, which must be `start`, and returns the pid. Errors
+/// before it (missing binary, bad cwd, unknown user) come back as the agent reported them.
+pub(crate) async fn first_start(stream: &mut EventStream) -> CoreResult<u32> {
+    match stream.next().await {
+        Some(Ok(ev)) => ev
+            .start
+            .map(|s| s.pid)
+            .ok_or_else(|| CoreError::internal("agent stream did not begin with start")),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(CoreError::internal("agent stream ended before start")),
     }
 }
 

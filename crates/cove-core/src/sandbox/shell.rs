@@ -160,14 +160,7 @@ impl SandboxService {
             stdin: Some(false),
         };
         let mut events = live.client.start(&req, spec.user.as_deref(), None).await?;
-        let pid = match events.next().await {
-            Some(Ok(ev)) => ev
-                .start
-                .map(|s| s.pid)
-                .ok_or_else(|| CoreError::internal("agent stream did not begin with start"))?,
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err(CoreError::internal("agent stream ended before start")),
-        };
+        let pid = super::exec::first_start(&mut events).await?;
         Ok(ShellSession {
             pid,
             client: live.client.clone(),

@@ -3,11 +3,8 @@
 //! where the type forbids one is a 400 naming the problem, an oversized body a 413.
 
 use super::error::E2bError;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use cove_types::ErrorCode;
 use serde::de::DeserializeOwned;
 
 /// `Json<T>` with E2B rejections.
@@ -21,21 +18,10 @@ where
     type Rejection = E2bError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                E2bError::new(ErrorCode::PayloadTooLarge, "request body is too large")
-            } else {
-                E2bError::invalid(format!("cannot read request body: {e}"))
-            }
-        })?;
-        let slice: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(slice)
+        crate::extract::json_body(req, state)
+            .await
             .map(E2bJson)
-            .map_err(|e| E2bError::invalid(format!("invalid JSON body: {e}")))
+            .map_err(|(code, msg)| E2bError::new(code, msg))
     }
 }
 

@@ -4,6 +4,6 @@ mod json;
 mod path;
 mod query;
 
-pub(crate) use json::ApiJson;
+pub(crate) use json::{json_body, ApiJson};
 pub(crate) use path::ApiPath;
 pub(crate) use query::ApiQuery;
