@@ -1,12 +1,12 @@
 //! The code interpreter: `POST /v1/sandboxes/{id}/code-execute` and the context endpoints, each a
 //! thin adapter over one `SandboxService` call.
 
+use super::sse::{sse, SseSource};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +16,6 @@ use cove_api::{
 };
 use cove_core::{CodeEvent, CodeSpec, CodeStream};
 use serde_json::{json, Value};
-use std::convert::Infallible;
 
 fn result_json(r: cove_core::CodeResult) -> CodeResult {
     CodeResult {
@@ -42,6 +41,16 @@ fn context_json(c: cove_core::CodeContext) -> CodeContext {
 }
 
 /// One execution event as an SSE event name and JSON payload; `None` once the stream is over.
+impl SseSource for CodeStream {
+    fn next_event(&mut self) -> impl std::future::Future<Output = (&'static str, Value)> + Send {
+        next_event(self)
+    }
+
+    fn is_last(name: &str) -> bool {
+        matches!(name, "end" | "error")
+    }
+}
+
 async fn next_event(stream: &mut CodeStream) -> (&'static str, Value) {
     match stream.next().await {
         Some(CodeEvent::ExecutionCount(n)) => ("executionCount", json!({"executionCount": n})),
@@ -71,22 +80,6 @@ async fn next_event(stream: &mut CodeStream) -> (&'static str, Value) {
             json!({"code": "internal", "message": "stream ended early"}),
         ),
     }
-}
-
-fn sse(stream: CodeStream) -> Response {
-    let events = futures_util::stream::unfold(Some(stream), |state| async move {
-        let mut stream = state?;
-        let (name, data) = next_event(&mut stream).await;
-        let last = matches!(name, "end" | "error");
-        let event = Event::default().event(name).data(data.to_string());
-        Some((
-            Ok::<_, Infallible>(event),
-            if last { None } else { Some(stream) },
-        ))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
 }
 
 fn wants_sse(headers: &HeaderMap) -> bool {

@@ -1,12 +1,12 @@
 //! Background commands: start, list, status, logs (snapshot or SSE follow), stdin, signal, kill.
 
 use super::exec::command_of_parts;
+use super::sse::{sse, SseSource};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,9 +14,8 @@ use cove_api::{
     CommandInfo, CommandList, CommandLogs, ErrorBody, SignalRequest, StartCommandRequest,
     StdinRequest,
 };
-use cove_core::{parse_signal, CommandStatus, ExecSpec, OutputStream};
+use cove_core::{parse_signal, CommandLogReader, CommandStatus, ExecSpec, OutputStream};
 use serde::Deserialize;
-use std::convert::Infallible;
 
 fn info(s: CommandStatus) -> CommandInfo {
     CommandInfo {
@@ -100,31 +99,7 @@ pub(crate) async fn logs(
 ) -> ApiResult<Response> {
     if q.follow.unwrap_or(false) {
         let reader = st.sandboxes.follow_command(&id, pid).await?;
-        let stream = futures_util::stream::unfold(Some(reader), |state| async move {
-            let mut reader = state?;
-            match reader.next().await {
-                Some(chunk) => {
-                    let name = match chunk.stream {
-                        OutputStream::Stdout => "stdout",
-                        OutputStream::Stderr => "stderr",
-                    };
-                    let data = serde_json::json!({"data": String::from_utf8_lossy(&chunk.data)});
-                    let ev = Event::default().event(name).data(data.to_string());
-                    Some((Ok::<_, Infallible>(ev), Some(reader)))
-                }
-                None => {
-                    let s = reader.status();
-                    let data = serde_json::json!({"exitCode": s.exit_code});
-                    Some((
-                        Ok(Event::default().event("exit").data(data.to_string())),
-                        None,
-                    ))
-                }
-            }
-        });
-        return Ok(Sse::new(stream)
-            .keep_alive(KeepAlive::default())
-            .into_response());
+        return Ok(sse(FollowLogs(reader)));
     }
     let out = st.sandboxes.command_output(&id, pid).await?;
     Ok(Json(CommandLogs {
@@ -177,6 +152,34 @@ pub(crate) async fn kill(
     let sig = parse_signal("SIGKILL").map_err(ApiError::from)?;
     st.sandboxes.command_signal(&id, pid, sig).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A command's output as SSE: `stdout`/`stderr` chunks, then one `exit`.
+struct FollowLogs(CommandLogReader);
+
+impl SseSource for FollowLogs {
+    async fn next_event(&mut self) -> (&'static str, serde_json::Value) {
+        match self.0.next().await {
+            Some(chunk) => {
+                let name = match chunk.stream {
+                    OutputStream::Stdout => "stdout",
+                    OutputStream::Stderr => "stderr",
+                };
+                (
+                    name,
+                    serde_json::json!({"data": String::from_utf8_lossy(&chunk.data)}),
+                )
+            }
+            None => (
+                "exit",
+                serde_json::json!({"exitCode": self.0.status().exit_code}),
+            ),
+        }
+    }
+
+    fn is_last(name: &str) -> bool {
+        name == "exit"
+    }
 }
 
 pub(crate) fn router() -> Router<AppState> {

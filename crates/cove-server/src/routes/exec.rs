@@ -1,17 +1,16 @@
 //! `POST /v1/sandboxes/{id}/exec`: run a command to completion.
 
+use super::sse::{sse, SseSource};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use cove_api::{ErrorBody, ExecRequest, ExecResponse, EXEC_OUTPUT_CAP_BYTES};
 use cove_core::{ExecCommand, ExecEvent, ExecSpec, ExecStream};
 use serde_json::json;
-use std::convert::Infallible;
 
 /// `command` (shell line) or `cmd` + `args`, exactly one of them.
 pub(crate) fn command_of_parts(
@@ -41,23 +40,19 @@ pub(crate) fn command_of_parts(
     }
 }
 
-fn sse_stream(stream: ExecStream) -> Response {
-    let events = futures_util::stream::unfold(Some(stream), |state| async move {
-        let mut stream = state?;
-        let (name, data) = stream_next(&mut stream).await;
-        let last = matches!(name, "exit" | "error");
-        let event = Event::default().event(name).data(data.to_string());
-        Some((
-            Ok::<_, Infallible>(event),
-            if last { None } else { Some(stream) },
-        ))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+/// Maps one exec event to an SSE event name and JSON payload.
+impl SseSource for ExecStream {
+    fn next_event(
+        &mut self,
+    ) -> impl std::future::Future<Output = (&'static str, serde_json::Value)> + Send {
+        stream_next(self)
+    }
+
+    fn is_last(name: &str) -> bool {
+        matches!(name, "exit" | "error")
+    }
 }
 
-/// Maps one exec event to an SSE event name and JSON payload.
 async fn stream_next(stream: &mut ExecStream) -> (&'static str, serde_json::Value) {
     match stream.next().await {
         Some(ExecEvent::Stdout(b)) => ("stdout", json!({"data": String::from_utf8_lossy(&b)})),
@@ -101,7 +96,7 @@ pub(crate) async fn exec(
     };
     if req.stream.unwrap_or(false) {
         let stream = st.sandboxes.exec_stream(&id, spec).await?;
-        return Ok(sse_stream(stream));
+        return Ok(sse(stream));
     }
     let out = st.sandboxes.exec(&id, spec).await?;
     Ok(Json(ExecResponse {

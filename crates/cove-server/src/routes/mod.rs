@@ -12,6 +12,7 @@ pub(crate) mod metrics;
 pub(crate) mod pools;
 pub(crate) mod sandboxes;
 pub(crate) mod shell;
+mod sse;
 pub(crate) mod templates;
 
 use crate::auth::require_key;
