@@ -9,6 +9,10 @@ pub enum AgentError {
     /// The agent could not be reached (socket missing, refused, connection reset).
     #[error("agent unreachable: {0}")]
     Unreachable(String),
+    /// The connection failed after the request was (maybe) sent: the agent exists, the exchange
+    /// broke. Not retried, since the request may have had an effect.
+    #[error("agent connection broke: {0}")]
+    Broken(String),
     /// The agent answered with a Connect or envd error.
     #[error("{0}")]
     Rpc(ConnectError),
@@ -29,7 +33,7 @@ impl AgentError {
     /// The Connect code this error carries (`unavailable` when the agent is unreachable).
     pub fn code(&self) -> Code {
         match self {
-            AgentError::Unreachable(_) => Code::Unavailable,
+            AgentError::Unreachable(_) | AgentError::Broken(_) => Code::Unavailable,
             AgentError::Rpc(e) => e.code(),
             AgentError::Http { status, .. } => Code::from_http_status(*status),
             AgentError::Protocol(_) => Code::Internal,

@@ -105,7 +105,7 @@ impl Transport for UnixTransport {
                 return sender
                     .send_request(req)
                     .await
-                    .map_err(|e| AgentError::Unreachable(e.to_string()));
+                    .map_err(|e| AgentError::Broken(e.to_string()));
             }
             let mut req = req;
             if let Some(mut sender) = self.take_idle() {
@@ -119,7 +119,7 @@ impl Transport for UnixTransport {
                         // nothing happened in the sandbox, so a fresh connection may carry it.
                         Some(unsent) => req = unsent,
                         // It was (maybe partly) sent: retrying could run a command twice.
-                        None => return Err(AgentError::Unreachable(e.into_error().to_string())),
+                        None => return Err(AgentError::Broken(e.into_error().to_string())),
                     },
                 }
             }
@@ -127,7 +127,7 @@ impl Transport for UnixTransport {
             let resp = sender
                 .send_request(req)
                 .await
-                .map_err(|e| AgentError::Unreachable(e.to_string()))?;
+                .map_err(|e| AgentError::Broken(e.to_string()))?;
             self.put_back(sender);
             Ok(resp)
         })

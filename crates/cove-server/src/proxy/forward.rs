@@ -137,11 +137,24 @@ async fn envd(route: AgentRoute, uri: Uri, req: Request) -> Result<Response, Pro
     let (out, _) = outbound(req, uri, true);
     // `forward`, not `send_raw`: the agent must authenticate the client's own token (or its
     // absence), so the proxy never lends the sandbox's token to a caller.
-    let resp = route
-        .client
-        .forward(out)
-        .await
-        .map_err(|e| agent_failure(&route.sandbox_id, e))?;
+    let resp = match route.client.forward(out).await {
+        Ok(resp) => resp,
+        // A broken exchange means a dead sandbox if its agent no longer answers at all, which
+        // the SDKs must hear as "not found"; otherwise it is this request that failed.
+        Err(AgentError::Broken(cause)) => {
+            return Err(if route.client.health().await.is_err() {
+                ProxyError::SandboxNotFound {
+                    sandbox_id: route.sandbox_id,
+                }
+            } else {
+                ProxyError::Upstream {
+                    sandbox_id: route.sandbox_id,
+                    cause,
+                }
+            })
+        }
+        Err(e) => return Err(agent_failure(&route.sandbox_id, e)),
+    };
     Ok(into_response(resp))
 }
 
