@@ -9,6 +9,22 @@
 mod codec;
 mod error;
 mod migrate;
+/// Runs a query and collects every row, translating driver errors.
+fn query_all<T, P: rusqlite::Params>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare(sql).map_err(db_err)?;
+    let rows = stmt
+        .query_map(params, map)
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -400,18 +416,15 @@ impl Store for SqliteStore {
 
     async fn list_live_sandboxes(&self) -> StoreResult<Vec<SandboxRecord>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare(&format!(
+            query_all(
+                conn,
+                &format!(
                     "SELECT {SANDBOX_COLUMNS} FROM sandboxes \
                      WHERE state NOT IN {TERMINAL_STATES_SQL}"
-                ))
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([], sandbox_from_row)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            Ok(rows)
+                ),
+                [],
+                sandbox_from_row,
+            )
         })
         .await
     }
@@ -459,17 +472,14 @@ impl Store for SqliteStore {
     async fn list_events(&self, sandbox_id: &str) -> StoreResult<Vec<EventRecord>> {
         let sandbox_id = sandbox_id.to_string();
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare(&format!(
+            query_all(
+                conn,
+                &format!(
                     "SELECT {EVENT_COLUMNS} FROM sandbox_events WHERE sandbox_id = ?1 ORDER BY id"
-                ))
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([&sandbox_id], event_from_row)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            Ok(rows)
+                ),
+                [&sandbox_id],
+                event_from_row,
+            )
         })
         .await
     }
@@ -520,17 +530,12 @@ impl Store for SqliteStore {
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-                ))
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([], api_key_from_row)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"),
+                [],
+                api_key_from_row,
+            )
         })
         .await
     }
@@ -596,17 +601,12 @@ impl Store for SqliteStore {
 
     async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {TEMPLATE_COLUMNS} FROM templates ORDER BY created_at, id"
-                ))
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([], template_from_row)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {TEMPLATE_COLUMNS} FROM templates ORDER BY created_at, id"),
+                [],
+                template_from_row,
+            )
         })
         .await
     }
